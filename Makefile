@@ -1,0 +1,51 @@
+# The two commands of the README: `make demo` and `make test`. Each builds .venv from the
+# hash-locked requirements when it is missing or older than the lock, then runs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(abspath $(VENV))/bin
+LOCK := requirements/dev.txt
+STAMP := $(VENV)/.installed
+EXAMPLE := examples/credit-default
+CHECKED := src tests examples benchmarks
+
+export PATH := $(BIN):$(PATH)
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := true
+export GX_ANALYTICS_ENABLED := false
+export DVC_NO_ANALYTICS := 1
+
+.PHONY: test demo venv lint lock clean
+
+$(STAMP): $(LOCK) requirements/bootstrap.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "mlops-actions needs Python 3.11 or newer: run make PYTHON=python3.11 …")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements/bootstrap.txt
+	$(BIN)/uv pip sync --quiet --require-hashes --python $(BIN)/python $(LOCK)
+	$(BIN)/uv pip install --quiet --no-deps --no-build-isolation --python $(BIN)/python -e .
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	ruff check $(CHECKED)
+	ruff format --check $(CHECKED)
+	mypy
+
+# pytest exits 5 when it collected nothing: a test command that tests nothing must not pass.
+test: lint
+	pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; exit 1; fi; \
+	exit $$rc
+
+demo: $(STAMP)
+	test -f $(EXAMPLE)/data/train.csv || python $(EXAMPLE)/generate_data.py
+	cd $(EXAMPLE) && mlops pipeline run $(DEMO_ARGS)
+
+# Re-resolve the locks (needs the package index); commit the result.
+lock:
+	uv pip compile pyproject.toml --extra dev --generate-hashes --no-emit-index-url --universal --python-version 3.11 -o requirements/dev.txt
+	uv pip compile requirements/bootstrap.in --generate-hashes --no-emit-index-url --universal --python-version 3.11 -o requirements/bootstrap.txt
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(EXAMPLE)/.mlops $(EXAMPLE)/data

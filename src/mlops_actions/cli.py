@@ -1,0 +1,199 @@
+"""`mlops`: the command line behind every action. The only module that exits.
+
+Flags and environment become a `Context`; a command returns a `StepResult`; this module turns that
+result into `$GITHUB_OUTPUT`, the job summary, annotations, report files, `--json` or terminal
+output, and an exit code: 0 ok, 1 a gate said no, 2 bad input or config, 3 backend failure.
+Building the parser imports no heavy library, so `mlops --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from mlops_actions import __version__
+from mlops_actions.commands import all_commands
+from mlops_actions.commands.base import Command, Context
+from mlops_actions.errors import ConfigError, MlopsError
+from mlops_actions.github import runtime
+from mlops_actions.results import StepResult
+
+# Libraries that phone home unless told not to; we never want that from CI or tests.
+OFFLINE_DEFAULTS = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "true",
+    "GX_ANALYTICS_ENABLED": "false",
+    "DVC_NO_ANALYTICS": "1",
+    "AZUREML_CURRENT_CLOUD": "AzureCloud",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def common_options() -> _Parser:
+    """Options accepted both before and after the subcommand (`mlops train --json`)."""
+    parent = _Parser(add_help=False)
+    _add_common(parent, suppress=True)
+    return parent
+
+
+def _add_common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if suppress else value
+
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=default(None),
+        metavar="PATH",
+        help="mlops.yaml to use (default: ./mlops.yaml, or $MLOPS_CONFIG).",
+    )
+    parser.add_argument(
+        "--report-dir",
+        type=Path,
+        default=default(None),
+        metavar="DIR",
+        help="Also write reports (Markdown, JSON, HTML) into this folder.",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=default(False),
+        help="Print one JSON object of the step's outputs on stdout.",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full `mlops` parser, one subcommand per action plus the tools."""
+    parser = _Parser(
+        prog="mlops",
+        description="Take an ML model from a commit to a monitored production endpoint. "
+        "Each subcommand is one step of the pipeline and one GitHub Action of the same name.",
+        epilog="Exit codes: 0 ok, 1 a gate said no, 2 bad input or config, 3 backend failure.",
+    )
+    parser.add_argument("--version", action="version", version=f"mlops-actions {__version__}")
+    _add_common(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for command in all_commands():
+        child = sub.add_parser(
+            command.name,
+            aliases=list(command.aliases),
+            help=command.help,
+            description=command.description or command.help,
+            parents=[common_options()],
+        )
+        command.add_arguments(child)
+        child.set_defaults(_command=command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `mlops`; returns the exit code."""
+    for key, value in OFFLINE_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    parser = build_parser()
+    try:
+        args, unknown = parser.parse_known_args(argv)
+        command: Command | None = getattr(args, "_command", None)
+        if unknown and (command is None or not command.accepts_unknown):
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    except SystemExit as done:  # --help, --version, and argparse's own errors
+        return done.code if isinstance(done.code, int) else 2
+    if command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    explicit = args.config is not None or "MLOPS_CONFIG" in os.environ
+    config = args.config or Path(os.environ.get("MLOPS_CONFIG", "mlops.yaml"))
+    ctx = Context(
+        args=args,
+        config_path=config,
+        config_explicit=explicit,
+        report_dir=args.report_dir,
+        json=bool(args.json),
+    )
+    try:
+        try:
+            result = command.run(ctx)
+        except MlopsError as exc:
+            file, line, col = exc.position() if isinstance(exc, ConfigError) else (None, None, None)
+            runtime.fail(
+                str(exc),
+                exc.exit_code,
+                title=f"mlops {command.name}",
+                file=file,
+                line=line,
+                col=col,
+                json_mode=ctx.json,
+                report_dir=ctx.report_dir,
+            )
+        except KeyboardInterrupt:
+            sys.stderr.write("interrupted\n")
+            return 130
+        return emit(result, ctx)
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else 1
+
+
+def emit(result: StepResult, ctx: Context) -> int:
+    """Send a result to every destination; returns 0, or 1 when the gate said no."""
+    import json
+
+    if result.raw_stdout is not None:
+        sys.stdout.write(result.raw_stdout)
+        return 0
+    on_github = runtime.in_github_actions()
+    runtime.write_outputs(result.outputs)
+    if result.summary:
+        runtime.append_summary(result.summary)
+    slug = result.step.replace(" ", "-")
+    if ctx.report_dir is not None:
+        if result.summary:
+            runtime.report_dir_file(ctx.report_dir, f"{slug}.md", result.summary)
+        runtime.report_dir_file(
+            ctx.report_dir,
+            f"{slug}.json",
+            json.dumps(result.outputs, indent=2, sort_keys=True, default=str) + "\n",
+        )
+    stream = runtime.command_stream(json_mode=ctx.json)
+    for note in result.annotations:
+        if on_github:
+            runtime.annotate(
+                note.level,
+                note.message,
+                file=note.file,
+                line=note.line,
+                col=note.col,
+                title=note.title,
+                stream=stream,
+            )
+        else:
+            where = ":".join(str(p) for p in (note.file, note.line, note.col) if p is not None)
+            sys.stderr.write(f"{note.level}: {where + ' ' if where else ''}{note.message}\n")
+    if ctx.json:
+        sys.stdout.write(json.dumps(result.outputs, sort_keys=True, default=str) + "\n")
+    elif not on_github and result.summary:
+        _print_markdown(result.summary)
+    if not result.passed:
+        runtime.report_failure(
+            result.message or f"{result.step} said no",
+            title=f"mlops {result.step}",
+            json_mode=ctx.json,
+        )
+        return 1
+    if result.message and not ctx.json:
+        sys.stderr.write(f"{result.message}\n")
+    return 0
+
+
+def _print_markdown(text: str) -> None:
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    Console(soft_wrap=False).print(Markdown(text))

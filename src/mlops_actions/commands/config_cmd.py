@@ -1,0 +1,84 @@
+"""`mlops config check` and `mlops config schema`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mlops_actions.commands.base import Command, Context
+from mlops_actions.errors import InputError
+from mlops_actions.results import StepResult
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    from mlops_actions.cli import common_options
+
+    sub = parser.add_subparsers(dest="config_action", metavar="{check,schema}", required=True)
+    sub.add_parser(
+        "check", parents=[common_options()], help="Validate mlops.yaml and show what it resolves to"
+    )
+    schema = sub.add_parser(
+        "schema", parents=[common_options()], help="Write the JSON Schema of mlops.yaml"
+    )
+    schema.add_argument(
+        "--output", "-o", type=Path, help="File to write (default: print to stdout)."
+    )
+
+
+def _run(ctx: Context) -> StepResult:
+    if ctx.args.config_action == "schema":
+        return _schema(ctx.args.output)
+    return _check(ctx)
+
+
+def _schema(output: Path | None) -> StepResult:
+    import json
+
+    from mlops_actions.config import json_schema
+
+    text = json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+    if output is None or str(output) == "-":
+        return StepResult("config schema", {}, raw_stdout=text)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(
+            f"cannot write the schema to {output}: {exc.strerror};", hint="choose another --output."
+        ) from None
+    return StepResult(
+        "config schema",
+        {"schema-path": str(output)},
+        message=f"wrote the JSON Schema of mlops.yaml to {output}",
+    )
+
+
+def _check(ctx: Context) -> StepResult:
+    settings = ctx.settings()
+    rows = [
+        ("model", f"{settings.model.name} ({settings.model.task})"),
+        ("tracking", settings.resolved_tracking_uri()),
+        ("train", f"{settings.train.backend}: {settings.train.command}"),
+        ("evaluate", f"{settings.evaluate.primary_metric} ≥ +{settings.evaluate.min_improvement}"),
+        (
+            "deploy",
+            f"{settings.deploy.backend}, {settings.deploy.strategy} {settings.deploy.steps}",
+        ),
+    ]
+    from mlops_actions.reports.markdown import escape, table
+
+    return StepResult(
+        "config check",
+        {
+            "valid": True,
+            "model-name": settings.model.name,
+            "task": settings.model.task,
+            "tracking-uri": settings.resolved_tracking_uri(),
+        },
+        message=f"{ctx.config_path} is valid",
+        summary=f"### ✅ {escape(ctx.config_path.name)} is valid\n\n"
+        + table(["key", "value"], rows),
+    )
+
+
+COMMAND = Command("config", "Check mlops.yaml or write its JSON Schema", _add_arguments, _run)

@@ -1,0 +1,1 @@
+"""Report rendering shared by the steps: Markdown for summaries, PR comments and issues."""

@@ -1,0 +1,90 @@
+"""Shared fixtures: an in-process `mlops` runner and a fake GitHub Actions job environment."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "examples" / "credit-default"
+
+# The CLI sets these too; tests that import libraries directly need them from the start.
+for _key, _value in {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "true",
+    "GX_ANALYTICS_ENABLED": "false",
+    "DVC_NO_ANALYTICS": "1",
+    "AZUREML_CURRENT_CLOUD": "AzureCloud",
+}.items():
+    os.environ.setdefault(_key, _value)
+
+_GITHUB_VARS = (
+    "GITHUB_ACTIONS",
+    "GITHUB_OUTPUT",
+    "GITHUB_STEP_SUMMARY",
+    "GITHUB_ENV",
+    "MLOPS_CONFIG",
+)
+
+
+@pytest.fixture(autouse=True)
+def _not_on_github(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests start outside GitHub Actions even when the suite itself runs in a workflow."""
+    for name in _GITHUB_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+@dataclass
+class CliRun:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def mlops(capsys: pytest.CaptureFixture[str]) -> object:
+    """Run `mlops ARGS…` in-process; returns exit code and captured stdout/stderr."""
+    from mlops_actions.cli import main
+
+    def run(*argv: str) -> CliRun:
+        capsys.readouterr()
+        code = main(list(argv))
+        captured = capsys.readouterr()
+        return CliRun(code, captured.out, captured.err)
+
+    return run
+
+
+@dataclass
+class GithubJob:
+    output: Path
+    summary: Path
+
+    def outputs(self) -> dict[str, str]:
+        from tests.github_files import parse_output_file
+
+        return parse_output_file(self.output.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def github_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GithubJob:
+    """Environment of a GitHub Actions step: GITHUB_ACTIONS, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY."""
+    job = GithubJob(tmp_path / "github_output", tmp_path / "step_summary.md")
+    job.output.touch()
+    job.summary.touch()
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(job.output))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(job.summary))
+    return job
+
+
+def python_env(**extra: str) -> dict[str, str]:
+    """Environment for a subprocess that runs this venv's tools."""
+    env = {k: v for k, v in os.environ.items() if k not in _GITHUB_VARS}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update(extra)
+    return env

@@ -1,0 +1,137 @@
+"""The `mlops` command line: subcommands, global options, exit codes, and a light --help."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from mlops_actions.cli import build_parser
+from tests.conftest import python_env
+
+HEAVY = (
+    "mlflow",
+    "great_expectations",
+    "evidently",
+    "azure.ai.ml",
+    "sklearn",
+    "pandas",
+    "pydantic",
+)
+STEP_COMMANDS = [
+    "validate-data",
+    "train-azureml",
+    "train",
+    "compare-champion",
+    "register",
+    "canary-deploy",
+    "smoke-test",
+    "drift-report",
+]
+ALL_COMMANDS = [*STEP_COMMANDS, "pipeline", "init", "endpoint", "lineage", "config"]
+
+
+def _modules_after(argv: list[str]) -> set[str]:
+    code = (
+        "import sys\n"
+        "from mlops_actions.cli import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+        f"print('LOADED', *[m for m in {HEAVY!r} if m in sys.modules])\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=python_env(), check=True
+    )
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("LOADED"))
+    return set(line.split()[1:])
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--help"], *[[c, "--help"] for c in ALL_COMMANDS], ["config", "check", "--help"]],
+    ids=lambda a: " ".join(a),
+)
+def test_help_imports_no_heavy_library(argv: list[str]) -> None:
+    assert _modules_after(argv) == set()
+
+
+def test_every_action_has_a_subcommand() -> None:
+    parser = build_parser()
+    choices = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    for name in [*ALL_COMMANDS, "performance-report"]:
+        assert name in choices
+
+
+@pytest.mark.parametrize("command", STEP_COMMANDS)
+def test_steps_not_built_yet_say_so_with_exit_2(mlops: object, command: str) -> None:
+    result = mlops(command, "--some-flag", "x")  # type: ignore[operator]
+    assert result.code == 2
+    assert "not available yet" in result.err
+    assert result.err.count("\n") == 1
+
+
+def test_global_options_work_before_and_after_the_subcommand(tmp_path, mlops) -> None:  # type: ignore[no-untyped-def]
+    from tests.test_config import GOOD, write
+
+    config = write(tmp_path, GOOD)
+    before = mlops("--json", "--config", str(config), "config", "check")
+    after = mlops("config", "check", "--config", str(config), "--json")
+    assert before.code == after.code == 0
+    assert json.loads(before.out) == json.loads(after.out)
+    assert json.loads(after.out)["model-name"] == "churn"
+
+
+def test_report_dir_receives_summary_and_outputs(tmp_path, mlops) -> None:  # type: ignore[no-untyped-def]
+    from tests.test_config import GOOD, write
+
+    config = write(tmp_path, GOOD)
+    reports = tmp_path / "reports"
+    result = mlops("config", "check", "--config", str(config), "--report-dir", str(reports))
+    assert result.code == 0
+    assert json.loads((reports / "config-check.json").read_text())["valid"] is True
+    assert "is valid" in (reports / "config-check.md").read_text()
+
+
+def test_outputs_and_summary_on_github(tmp_path, mlops, github_job) -> None:  # type: ignore[no-untyped-def]
+    from tests.test_config import GOOD, write
+
+    config = write(tmp_path, GOOD)
+    result = mlops("config", "check", "--config", str(config))
+    assert result.code == 0
+    outputs = github_job.outputs()
+    assert outputs["valid"] == "true" and outputs["model-name"] == "churn"
+    assert "is valid" in github_job.summary.read_text()
+
+
+def test_json_mode_failure_is_one_object(mlops) -> None:  # type: ignore[no-untyped-def]
+    result = mlops("drift-report", "--json")
+    assert result.code == 2
+    payload = json.loads(result.out)
+    assert payload["exit-code"] == 2 and "not available yet" in payload["error"]
+
+
+def test_bad_flags_exit_2_with_one_line() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlops_actions", "config", "check", "--no-such-flag"],
+        capture_output=True,
+        text=True,
+        env=python_env(),
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0
+    assert "unrecognized arguments: --no-such-flag" in proc.stderr
+
+
+def test_no_command_prints_help_and_exits_2(mlops) -> None:  # type: ignore[no-untyped-def]
+    result = mlops()
+    assert result.code == 2
+    assert "usage: mlops" in result.err
+
+
+def test_console_script_version() -> None:
+    exe = subprocess.run(
+        [f"{sys.prefix}/bin/mlops", "--version"], capture_output=True, text=True, check=True
+    )
+    assert exe.stdout.strip() == "mlops-actions 0.1.0"
