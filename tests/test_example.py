@@ -87,7 +87,7 @@ def test_training_script_logs_model_under_the_given_run(tmp_path: Path) -> None:
     assert finished.info.status == "FINISHED"
     assert finished.data.metrics["val_roc_auc"] > 0.65  # noisy labels: 0.5 is chance
     assert finished.data.params["C"] == "1.0"
-    [logged] = client.search_logged_models(experiment_ids=[experiment], output_format="list")
+    [logged] = list(client.search_logged_models(experiment_ids=[experiment]))
     assert logged.name == "model" and logged.source_run_id == run.info.run_id
     model = mlflow.pyfunc.load_model(f"models:/{logged.model_id}")
     holdout = pd.read_csv(tmp_path / "data" / "holdout.csv")
