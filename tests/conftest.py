@@ -88,3 +88,16 @@ def python_env(**extra: str) -> dict[str, str]:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.update(extra)
     return env
+
+
+@pytest.fixture
+def tracking_uri(tmp_path: Path) -> Iterator[str]:
+    """A fresh sqlite MLflow store, set as the process-wide tracking URI for the test."""
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield uri
+    finally:
+        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]

@@ -60,12 +60,12 @@ def _drifted(tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_training_script_logs_model_under_the_given_run(tmp_path: Path) -> None:
+def test_training_script_logs_model_under_the_given_run(tmp_path: Path, tracking_uri: str) -> None:
     import mlflow
     import pandas as pd
 
     _generate(tmp_path / "data")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = tracking_uri
     client = mlflow.MlflowClient(tracking_uri=uri)
     experiment = client.create_experiment("credit-default")
     run = client.create_run(experiment)

@@ -67,8 +67,6 @@ def main() -> None:
     X = frame.drop(columns=[TARGET, ID_COLUMN])
     y = frame[TARGET]
     numeric = [c for c in X.columns if c not in CATEGORICAL]
-    # Counts are features, not identifiers: as floats the model's signature accepts missing values.
-    X[numeric] = X[numeric].astype("float64")
     X_fit, X_val, y_fit, y_val = train_test_split(
         X, y, test_size=0.2, random_state=args.seed, stratify=y
     )
