@@ -31,11 +31,11 @@ class StepStatus:
 
 
 def available_steps() -> set[str]:
-    """Steps that this version can run (pending commands are reserved names only)."""
-    from mlops_actions.commands.pending import PENDING
+    """Steps that this version can run (reserved commands accept anything and say so)."""
+    from mlops_actions.commands import all_commands
 
-    pending = {c.name for c in PENDING}
-    return {s for s in STEPS if s not in pending and s != "approval"}
+    reserved = {c.name for c in all_commands() if c.accepts_unknown}
+    return {s for s in STEPS if s not in reserved and s != "approval"}
 
 
 def run_pipeline(settings: Settings, *, approve: bool) -> list[StepStatus]:
