@@ -9,7 +9,7 @@ from mlops_actions.errors import NotAvailableError
 from mlops_actions.results import StepResult
 
 
-def _pending(name: str, help_text: str, aliases: tuple[str, ...] = ()) -> Command:
+def pending(name: str, help_text: str, aliases: tuple[str, ...] = ()) -> Command:
     def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
 
@@ -25,17 +25,3 @@ def _pending(name: str, help_text: str, aliases: tuple[str, ...] = ()) -> Comman
     return Command(
         name, f"{help_text} (not available yet)", add_arguments, run, aliases, accepts_unknown=True
     )
-
-
-PENDING: list[Command] = [
-    _pending("validate-data", "Validate data with a Great Expectations suite"),
-    _pending("train-azureml", "Train locally or as an Azure ML job", aliases=("train",)),
-    _pending("compare-champion", "Score challenger vs champion on the holdout"),
-    _pending("register", "Register the candidate with alias challenger"),
-    _pending("canary-deploy", "Deploy with smoke, shadow and canary phases"),
-    _pending("smoke-test", "Smoke-test a deployment, including prediction parity"),
-    _pending("drift-report", "Data and prediction drift report"),
-    _pending("performance-report", "Performance with delayed ground truth"),
-    _pending("lineage", "Print the lineage of a run or model version"),
-    _pending("endpoint", "Local endpoint: up, down, status, invoke"),
-]

@@ -1,0 +1,7 @@
+"""`mlops canary-deploy`: reserved; the step is not part of this version yet."""
+
+from __future__ import annotations
+
+from mlops_actions.commands.pending import pending
+
+COMMAND = pending("canary-deploy", "Deploy with smoke, shadow and canary phases")

@@ -1,0 +1,7 @@
+"""`mlops endpoint`: reserved; the step is not part of this version yet."""
+
+from __future__ import annotations
+
+from mlops_actions.commands.pending import pending
+
+COMMAND = pending("endpoint", "Local endpoint: up, down, status, invoke")

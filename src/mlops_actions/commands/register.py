@@ -1,0 +1,7 @@
+"""`mlops register`: reserved; the step is not part of this version yet."""
+
+from __future__ import annotations
+
+from mlops_actions.commands.pending import pending
+
+COMMAND = pending("register", "Register the candidate with alias challenger")

@@ -1,0 +1,7 @@
+"""`mlops validate-data`: reserved; the step is not part of this version yet."""
+
+from __future__ import annotations
+
+from mlops_actions.commands.pending import pending
+
+COMMAND = pending("validate-data", "Validate data with a Great Expectations suite")
