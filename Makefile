@@ -7,7 +7,7 @@ BIN := $(abspath $(VENV))/bin
 LOCK := requirements/dev.txt
 STAMP := $(VENV)/.installed
 EXAMPLE := examples/credit-default
-CHECKED := src tests examples benchmarks
+CHECKED := src tests examples benchmarks scripts
 
 export PATH := $(BIN):$(PATH)
 export MLFLOW_DISABLE_TELEMETRY := true
@@ -44,8 +44,7 @@ demo: $(STAMP)
 
 # Re-resolve the locks (needs the package index); commit the result.
 lock:
-	uv pip compile pyproject.toml --extra dev --generate-hashes --no-emit-index-url --universal --python-version 3.11 -o requirements/dev.txt
-	uv pip compile requirements/bootstrap.in --generate-hashes --no-emit-index-url --universal --python-version 3.11 -o requirements/bootstrap.txt
+	scripts/lock.sh
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(EXAMPLE)/.mlops $(EXAMPLE)/data

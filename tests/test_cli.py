@@ -135,3 +135,29 @@ def test_console_script_version() -> None:
         [f"{sys.prefix}/bin/mlops", "--version"], capture_output=True, text=True, check=True
     )
     assert exe.stdout.strip() == "mlops-actions 0.1.0"
+
+
+def test_action_inputs_arrive_as_environment(tmp_path, mlops, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from tests.test_config import GOOD, write
+
+    config = write(tmp_path, GOOD)
+    monkeypatch.setenv("MLOPS_CONFIG", str(config))
+    monkeypatch.setenv("MLOPS_INPUT_REPORT_DIR", str(tmp_path / "from-env"))
+    result = mlops("config", "check")
+    assert result.code == 0, result.err
+    assert (tmp_path / "from-env" / "config-check.json").exists()
+    # A flag on the command line wins over the environment.
+    result = mlops("config", "check", "--report-dir", str(tmp_path / "flag"))
+    assert (tmp_path / "flag" / "config-check.json").exists()
+
+
+def test_action_input_conversion_errors_exit_2(tmp_path, mlops, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MLOPS_INPUT_TASK", "clustering")
+    result = mlops("init", str(tmp_path), "--model-name", "m")
+    assert result.code == 2
+    assert "input task = 'clustering' is invalid" in result.err
+    assert "expected one of classification, regression" in result.err
+    monkeypatch.setenv("MLOPS_INPUT_TASK", "regression")
+    monkeypatch.setenv("MLOPS_INPUT_FORCE", "maybe")
+    result = mlops("init", str(tmp_path), "--model-name", "m")
+    assert result.code == 2 and "expected true or false" in result.err

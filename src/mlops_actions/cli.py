@@ -90,8 +90,55 @@ def build_parser() -> argparse.ArgumentParser:
             parents=[common_options()],
         )
         command.add_arguments(child)
-        child.set_defaults(_command=command)
+        child.set_defaults(_command=command, _parser=child)
     return parser
+
+
+INPUT_PREFIX = "MLOPS_INPUT_"
+
+
+def apply_action_inputs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Fill flags not given on the command line from `MLOPS_INPUT_<FLAG>` variables.
+
+    This is how the actions pass their inputs: `with: data-rev: v2` becomes the environment
+    variable MLOPS_INPUT_DATA_REV (no `${{ }}` in any `run:`), read as if `--data-rev v2` had
+    been given. Empty values mean "not set". Raises InputError for a value the flag rejects.
+    """
+    from mlops_actions.errors import InputError
+
+    for action in parser._actions:
+        if not action.option_strings or action.dest in ("help", "config", "json"):
+            continue
+        name = INPUT_PREFIX + action.dest.upper()
+        raw = os.environ.get(name, "").strip()
+        if not raw or getattr(args, action.dest, None) not in (None, False, [], action.default):
+            continue
+        flag = max(action.option_strings, key=len)
+        try:
+            value = _convert_input(action, raw)
+        except (TypeError, ValueError) as exc:
+            raise InputError(
+                f"input {flag.lstrip('-')} = {raw!r} is invalid ({exc});",
+                hint=f"give a value that `{flag}` accepts (see `mlops --help`).",
+            ) from None
+        setattr(args, action.dest, value)
+
+
+def _convert_input(action: argparse.Action, raw: str) -> object:
+    if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+        # The variable is named after the destination, so it carries the value itself:
+        # MLOPS_INPUT_FAIL_IF_WORSE=false means what `--no-fail-if-worse` means.
+        lowered = raw.lower()
+        if lowered not in ("true", "false"):
+            raise ValueError("expected true or false")
+        return lowered == "true"
+    convert = action.type if callable(action.type) else str
+    if isinstance(action, argparse._AppendAction) or action.nargs in ("*", "+"):
+        return [convert(line.strip()) for line in raw.splitlines() if line.strip()]
+    value = convert(raw)
+    if action.choices is not None and value not in action.choices:
+        raise ValueError(f"expected one of {', '.join(map(str, action.choices))}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -120,6 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         try:
+            apply_action_inputs(args._parser, args)
+            ctx.report_dir = args.report_dir
             result = command.run(ctx)
         except MlopsError as exc:
             file, line, col = exc.position() if isinstance(exc, ConfigError) else (None, None, None)
