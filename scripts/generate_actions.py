@@ -21,8 +21,8 @@ from pathlib import Path
 
 import yaml
 
-from mlops_actions.cli import build_parser
 from mlops_actions import __version__
+from mlops_actions.cli import build_parser
 from mlops_actions.commands import all_commands
 from mlops_actions.commands.init_cmd import WORKFLOWS, render_workflow
 from mlops_actions.release import ACTION_REPOSITORY, PINNED_REF

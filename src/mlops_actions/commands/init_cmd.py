@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 
 from mlops_actions.commands.base import Command, Context
-from mlops_actions.release import ACTION_REPOSITORY, PINNED_REF
 from mlops_actions.errors import InputError
+from mlops_actions.release import ACTION_REPOSITORY, PINNED_REF
 from mlops_actions.results import StepResult
 
 _SHA = re.compile(r"^[0-9a-f]{40}$")
