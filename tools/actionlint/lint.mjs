@@ -8,9 +8,10 @@ if (files.length === 0) {
   console.error("usage: node lint.mjs WORKFLOW.yml…");
   process.exit(2);
 }
-const lint = await createLinter();
 let findings = 0;
 for (const file of files) {
+  // One linter per file: the WASM instance does not survive several runs in a row.
+  const lint = await createLinter();
   for (const r of lint(readFileSync(file, "utf8"), file)) {
     console.log(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
     findings += 1;
