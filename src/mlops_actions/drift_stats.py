@@ -19,7 +19,9 @@ Evidently semantics reproduced (read from `evidently/legacy/calculations/stattes
   are not analysed. Deviation: pandas nullable dtypes (`Int64`, `UInt8`, `Float64`, `boolean`) and
   numpy unsigned ints, which Evidently classifies as Unknown and silently leaves out, are analysed
   like their numpy counterparts.
-* Cleaning: ±inf become null and nulls are dropped, per column and per frame.
+* Cleaning: ±inf become null and nulls are dropped, per column and per frame (as Evidently's
+  per-column `ValueDrift` does; its dataset-level pass keeps ±inf in a column without nulls and
+  then fails on binned methods).
 * Method resolution: per-column > per-kind (`num_method`/`cat_method`) > all columns (`method`) >
   Evidently's default; threshold: per-column > per-kind > all columns > the method's default.
 * Default method (`get_stattest`, on the cleaned columns): reference rows ≤ 1000 → num: `ks`, or
@@ -37,7 +39,8 @@ Evidently semantics reproduced (read from `evidently/legacy/calculations/stattes
   a category unseen in the reference gives p = 0. `z`: two-proportion z-test of "not the smallest
   value", p = 1 when both sides hold the same single value.
 * `ks`: exact p-value (scipy) when both sides have ≤ 10 000 rows, else `kstwo.sf(D, round(en))`.
-* Dataset drift: drifted share = drifted / counted columns, drift when share ≥ `drift_share`.
+* Dataset drift: drifted share = drifted / counted columns, drift when share ≥ `drift_share`
+  (Evidently counts its text columns too; here they are skipped, see below).
 
 Graceful handling where Evidently raises or says nothing (reported in `ColumnDrift.note`):
 a column missing on one side, a dtype change between the frames (int ↔ float is compatible and
@@ -52,6 +55,7 @@ valid for the column's kind, empty frames) raises `DriftInputError`, a `ValueErr
 To render Evidently's report from a sample with the same tests, pass it the methods resolved here
 (`per_column_method={c.column: c.method}`, `per_column_threshold={c.column: c.threshold}`): the
 default method depends on the row count, so a small sample would otherwise pick different tests.
+Prediction drift is the same computation on the prediction column (`columns=["prediction"]`).
 """
 
 from __future__ import annotations
@@ -500,7 +504,6 @@ class _Numeric:
             a, b = a.astype(common), b.astype(common)
         self.a, self.b = a, b
         self.n1, self.n2 = int(a.size), int(b.size)
-        self._merged: tuple[NDArray[Any], NDArray[np.int64], NDArray[np.int64]] | None = None
 
     @property
     def is_integer(self) -> bool:
@@ -517,62 +520,84 @@ class _Numeric:
         return n if n <= limit else None
 
     def merged(self) -> tuple[NDArray[Any], NDArray[np.int64], NDArray[np.int64]]:
-        """Distinct values of the union (ascending) and the counts ≤ each in reference, current."""
-        if self._merged is None:
-            n1 = self.n1
-            both = np.concatenate((self.a, self.b))
-            order = np.argsort(both, kind="stable")  # two sorted runs: a linear merge
-            values = both[order]
-            del both
-            from_ref = order < n1
-            del order
-            ends = np.empty(values.size, dtype=bool)
-            np.not_equal(values[1:], values[:-1], out=ends[:-1])
-            ends[-1] = True
-            le_ref = np.cumsum(from_ref, dtype=np.int64)
-            del from_ref
-            if ends.all():  # no ties (the usual case for continuous data)
-                del ends
-                le_cur = np.arange(1, values.size + 1, dtype=np.int64)
-                le_cur -= le_ref
-                self._merged = (values, le_ref, le_cur)
-            else:
-                at = np.flatnonzero(ends)
-                del ends
-                le_ref = le_ref[at]
-                le_cur = at + 1 - le_ref
-                self._merged = (values[at], le_ref, le_cur)
-        return self._merged
+        """Distinct values of the union (ascending) and the counts ≤ each in reference, current.
+
+        Not cached: each column runs one test, and the arrays are freed as soon as it is done.
+        """
+        n1 = self.n1
+        both = np.concatenate((self.a, self.b))
+        order = np.argsort(both, kind="stable")  # two sorted runs: a linear merge
+        values = both[order]
+        del both
+        from_ref = order < n1
+        del order
+        ends = np.empty(values.size, dtype=bool)
+        np.not_equal(values[1:], values[:-1], out=ends[:-1])
+        ends[-1] = True
+        le_ref = np.cumsum(from_ref, dtype=np.int64)
+        del from_ref
+        if ends.all():  # no ties (the usual case for continuous data)
+            le_cur = np.arange(1, values.size + 1, dtype=np.int64)
+            le_cur -= le_ref
+            return values, le_ref, le_cur
+        at = np.flatnonzero(ends)
+        del ends
+        le_ref = le_ref[at]
+        le_cur = at + 1
+        le_cur -= le_ref
+        return values[at], le_ref, le_cur
 
     def value_counts(self) -> tuple[NDArray[Any], NDArray[np.int64], NDArray[np.int64]]:
         keys, le_ref, le_cur = self.merged()
         return keys, np.diff(le_ref, prepend=0), np.diff(le_cur, prepend=0)
 
-    def cdf_diff(self) -> NDArray[np.float64]:
-        _, le_ref, le_cur = self.merged()
-        # the same float operations as scipy: searchsorted(..., "right") / n
-        return le_ref / self.n1 - le_cur / self.n2
+    def _cdf_diff(
+        self, le_ref: NDArray[np.int64], le_cur: NDArray[np.int64]
+    ) -> NDArray[np.float64]:
+        # the same float operations as scipy: searchsorted(..., "right") / n, then subtract
+        diff: NDArray[np.float64] = le_ref / self.n1
+        diff -= le_cur / self.n2
+        return diff
 
     def ks(self) -> float:
+        """scipy's ks_2samp(method="auto") p-value, from the merged runs."""
         from scipy import stats
 
-        if max(self.n1, self.n2) <= _KS_EXACT_MAX_N:
-            return float(stats.ks_2samp(self.a, self.b).pvalue)
-        diff = self.cdf_diff()
+        _, le_ref, le_cur = self.merged()
+        diff = self._cdf_diff(le_ref, le_cur)
+        del le_ref, le_cur
         min_s = float(np.clip(-diff.min(), 0, 1))
         max_s = float(diff.max())
         d = min_s if min_s > max_s else max_s
-        m, n = sorted([float(self.n1), float(self.n2)], reverse=True)
+        n1, n2 = self.n1, self.n2
+        if max(n1, n2) <= _KS_EXACT_MAX_N:
+            exact = _ks_exact(n1, n2, d)
+            if exact is None:  # scipy moved its helper: let it do the whole test
+                return float(stats.ks_2samp(self.a, self.b).pvalue)
+            success, d, prob = exact
+            if success:
+                return float(np.clip(prob, 0, 1))
+            # scipy warns here and falls back to the asymptotic p-value, as below
+        m, n = sorted([float(n1), float(n2)], reverse=True)
         en = m * n / (m + n)
         return float(np.clip(stats.kstwo.sf(d, np.round(en)), 0, 1))
 
     def wasserstein(self) -> float:
-        keys, _, _ = self.merged()
-        diff = self.cdf_diff()
+        keys, le_ref, le_cur = self.merged()
+        diff = self._cdf_diff(le_ref, le_cur)
+        del le_ref, le_cur
         deltas = np.diff(np.asarray(keys, dtype=np.float64))
-        distance = float(np.dot(np.abs(diff[:-1]), deltas))
-        norm = max(float(np.std(self.a, dtype=np.float64)), 0.001)
-        return distance / norm
+        del keys
+        np.abs(diff, out=diff)
+        distance = float(np.dot(diff[:-1], deltas))
+        return distance / max(self._ref_std(), 0.001)
+
+    def _ref_std(self) -> float:
+        """np.std(reference): pandas sums in float64, then rounds to a float32 column's type."""
+        var = np.var(self.a, dtype=np.float64)
+        if np.issubdtype(self.a.dtype, np.floating) and self.a.dtype != np.float64:
+            var = var.astype(self.a.dtype)
+        return float(np.sqrt(var))
 
     def binned_counts(self) -> tuple[Sequence[Any], NDArray[np.int64], NDArray[np.int64]]:
         """Evidently's get_binned_data for a numeric column (counts, not yet percentages)."""
@@ -606,6 +631,16 @@ class _Numeric:
             bin_type = np.result_type(bin_type, float)
         edges: NDArray[Any] = np.linspace(first, last, n_bins + 1, endpoint=True, dtype=bin_type)
         return edges
+
+
+def _ks_exact(n1: int, n2: int, d: float) -> tuple[bool, float, float] | None:
+    """scipy's exact two-sided KS probability (success, rounded D, p), without its warning."""
+    try:
+        from scipy.stats._stats_py import _attempt_exact_2kssamp
+    except ImportError:  # pragma: no cover - depends on scipy's internals
+        return None
+    success, d_exact, prob = _attempt_exact_2kssamp(n1, n2, math.gcd(n1, n2), d, "two-sided")
+    return bool(success), float(d_exact), float(prob)
 
 
 def _sorted_finite(s: pd.Series) -> NDArray[Any]:
@@ -818,6 +853,12 @@ def detect_drift(
     if cat_max_unique is not None and cat_max_unique < 1:
         raise DriftInputError(f"cat_max_unique must be ≥ 1, got {cat_max_unique}")
 
+    for label, frame in (("reference", reference), ("current", current)):
+        duplicated = frame.columns[frame.columns.duplicated()].unique().tolist()
+        if duplicated:
+            raise DriftInputError(
+                f"{label} data has duplicate column names: {', '.join(map(str, duplicated))}"
+            )
     if columns is None:
         labels: list[Hashable] = list(reference.columns)
         labels += [c for c in current.columns if c not in reference.columns]
