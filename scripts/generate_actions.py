@@ -22,8 +22,8 @@ from pathlib import Path
 import yaml
 
 from mlops_actions import __version__
-from mlops_actions.cli import build_parser
-from mlops_actions.commands import all_commands
+from mlops_actions.cli import subcommands
+from mlops_actions.commands.base import Command
 from mlops_actions.commands.init_cmd import WORKFLOWS, render_workflow
 from mlops_actions.release import ACTION_REPOSITORY, PINNED_REF
 
@@ -204,12 +204,8 @@ def root_action() -> str:
     )
 
 
-def _command(cmd: str) -> tuple[object, argparse.ArgumentParser]:
-    parser = build_parser()
-    sub = parser._subparsers._group_actions[0]  # type: ignore[union-attr]
-    child = sub.choices[cmd]
-    command = next(c for c in all_commands() if c.name == cmd)
-    return command, child
+def _command(cmd: str) -> tuple[Command, argparse.ArgumentParser]:
+    return subcommands()[cmd]
 
 
 def expected_files() -> dict[Path, str]:

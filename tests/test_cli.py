@@ -20,7 +20,7 @@ HEAVY = (
     "pandas",
     "pydantic",
 )
-STEP_COMMANDS = [
+ALL_STEPS = [
     "validate-data",
     "train-azureml",
     "train",
@@ -30,7 +30,16 @@ STEP_COMMANDS = [
     "smoke-test",
     "drift-report",
 ]
-ALL_COMMANDS = [*STEP_COMMANDS, "pipeline", "init", "endpoint", "lineage", "config"]
+STEP_COMMANDS = [
+    "train-azureml",
+    "train",
+    "compare-champion",
+    "register",
+    "canary-deploy",
+    "smoke-test",
+    "drift-report",
+]
+ALL_COMMANDS = [*ALL_STEPS, "pipeline", "init", "endpoint", "lineage", "config"]
 
 
 def _modules_after(argv: list[str]) -> set[str]:

@@ -94,6 +94,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def subcommands() -> dict[str, tuple[Command, argparse.ArgumentParser]]:
+    """Every subcommand name (aliases included) → its command and its parser."""
+    parser = build_parser()
+    found: dict[str, tuple[Command, argparse.ArgumentParser]] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                found[name] = (child.get_default("_command"), child)
+    return found
+
+
 INPUT_PREFIX = "MLOPS_INPUT_"
 
 

@@ -1,14 +1,19 @@
-"""`mlops pipeline run`: the eight steps in order with the local backends.
+"""`mlops pipeline run`: the steps in order, each through its own command, with the local backends.
 
-This version knows the order and which steps are built; it validates the config and reports the
-steps that are not available yet instead of running them.
+Each step is run exactly as `mlops <step> …` would run it (same flags, same translation from
+mlops.yaml), so the demo exercises the code the actions run. The pipeline stops at the first gate
+that says no (invalid data, a challenger that is not better, a rolled-back canary), at a step that
+is not available in this version, or when the approval is refused.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from mlops_actions.config import Settings
+from mlops_actions.commands.base import Context
+from mlops_actions.results import StepResult
 
 STEPS: tuple[str, ...] = (
     "validate-data",
@@ -28,29 +33,89 @@ class StepStatus:
     step: str
     state: str  # "done", "failed", "skipped", "not available"
     detail: str
+    outputs: dict[str, object] = field(default_factory=dict)
 
 
-def available_steps() -> set[str]:
-    """Steps that this version can run (reserved commands accept anything and say so)."""
-    from mlops_actions.commands import all_commands
+@dataclass(frozen=True)
+class PipelineOptions:
+    """What `mlops pipeline run` was asked to do."""
 
-    reserved = {c.name for c in all_commands() if c.accepts_unknown}
-    return {s for s in STEPS if s not in reserved and s != "approval"}
+    config: Path
+    report_dir: Path | None
+    approve: Callable[[dict[str, object]], bool]
+    params: Sequence[str] = ()
+    keep_endpoint: bool = False
 
 
-def run_pipeline(settings: Settings, *, approve: bool) -> list[StepStatus]:
-    """Run the steps in order; stops at the first step that fails or is not available."""
-    ready = available_steps()
+def run_step(
+    name: str, argv: list[str], options: PipelineOptions
+) -> tuple[StepResult | None, str | None]:
+    """Run `mlops <name> <argv>` in-process: (result, None), or (None, why it cannot run)."""
+    from mlops_actions.cli import subcommands
+
+    command, parser = subcommands()[name]
+    if command.accepts_unknown:
+        return None, "not available in this version yet"
+    args = parser.parse_args(argv)
+    ctx = Context(
+        args=args,
+        config_path=options.config,
+        config_explicit=True,
+        report_dir=options.report_dir,
+        json=False,
+    )
+    return command.run(ctx), None
+
+
+def run_pipeline(
+    options: PipelineOptions, progress: Callable[[StepStatus], None] | None = None
+) -> list[StepStatus]:
+    """Run the steps in order; every step after a stop is reported as skipped."""
     statuses: list[StepStatus] = []
+    context: dict[str, object] = {}
+
+    def record(status: StepStatus) -> None:
+        statuses.append(status)
+        if progress is not None:
+            progress(status)
+
     stopped = False
     for step in STEPS:
         if stopped:
-            statuses.append(StepStatus(step, "skipped", "an earlier step did not complete"))
-        elif step == "approval":
-            statuses.append(
-                StepStatus(step, "skipped", "nothing to approve yet" if not approve else "approved")
-            )
-        elif step not in ready:
-            statuses.append(StepStatus(step, "not available", "arrives in a later version"))
+            record(StepStatus(step, "skipped", "an earlier step stopped the pipeline"))
+            continue
+        if step == "approval":
+            if options.approve(context):
+                record(StepStatus(step, "done", "approved"))
+            else:
+                record(StepStatus(step, "failed", "deployment not approved"))
+                stopped = True
+            continue
+        argv = _argv_for(step, context, options)
+        result, unavailable = run_step(step, argv, options)
+        if result is None:
+            record(StepStatus(step, "not available", unavailable or ""))
             stopped = True
+            continue
+        context.update({f"{step}.{k}": v for k, v in result.outputs.items()})
+        if options.report_dir is not None and result.summary:
+            from mlops_actions.github.runtime import report_dir_file
+
+            report_dir_file(options.report_dir, f"{step}.md", result.summary)
+        state = "done" if result.passed else "failed"
+        record(StepStatus(step, state, result.message, dict(result.outputs)))
+        stopped = not result.passed
     return statuses
+
+
+def _argv_for(step: str, context: dict[str, object], options: PipelineOptions) -> list[str]:
+    """The flags of one step, from the outputs of the steps before it."""
+    if step == "train-azureml":
+        return [f"--param={p}" for p in options.params]
+    if step in ("compare-champion", "register"):
+        return ["--candidate", str(context.get("train-azureml.model-uri", ""))]
+    if step == "canary-deploy":
+        return ["--model-version", str(context.get("register.model-version", ""))]
+    if step == "smoke-test":
+        return ["--deployment", str(context.get("canary-deploy.deployment", ""))]
+    return []

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from mlops_actions.commands.base import Command, Context
 from mlops_actions.results import StepResult
+
+_ICONS = {"done": "✅", "failed": "❌", "skipped": "⏭", "not available": "🚧"}
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,7 +16,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
     sub = parser.add_subparsers(dest="pipeline_action", metavar="{run}", required=True)
     run = sub.add_parser("run", parents=[common_options()], help="Run every step in order, locally")
-    run.add_argument("--approve", action="store_true", help="Skip the approval prompt.")
+    run.add_argument(
+        "--approve", action="store_true", help="Approve the deployment without asking."
+    )
     run.add_argument(
         "--keep-endpoint", action="store_true", help="Leave the local endpoint running."
     )
@@ -26,29 +31,70 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _approver(auto: bool) -> object:
+    def approve(context: dict[str, object]) -> bool:
+        if auto:
+            return True
+        if not sys.stdin.isatty():
+            sys.stderr.write(
+                "approval needed and there is no terminal to ask: pass --approve to deploy\n"
+            )
+            return False
+        version = context.get("register.model-version", "?")
+        reason = context.get("compare-champion.decision-reason", "")
+        sys.stderr.write(f"\nDeploy model version {version}? {reason}\n")
+        answer = input("Approve the deployment [y/N]: ").strip().lower()
+        return answer in ("y", "yes")
+
+    return approve
+
+
 def _run(ctx: Context) -> StepResult:
-    from mlops_actions.pipeline import run_pipeline
+    from mlops_actions.pipeline import PipelineOptions, StepStatus, run_pipeline
     from mlops_actions.reports.markdown import table
 
     settings = ctx.settings()
-    statuses = run_pipeline(settings, approve=ctx.args.approve)
+    report_dir = ctx.report_dir or settings.state_dir() / "reports"
+
+    def show(status: StepStatus) -> None:
+        detail = f" — {status.detail}" if status.detail else ""
+        sys.stderr.write(f"{_ICONS[status.state]} {status.step}: {status.state}{detail}\n")
+        sys.stderr.flush()
+
+    options = PipelineOptions(
+        config=ctx.config_path,
+        report_dir=report_dir,
+        approve=_approver(ctx.args.approve),  # type: ignore[arg-type]
+        params=tuple(ctx.args.param),
+        keep_endpoint=ctx.args.keep_endpoint,
+    )
+    statuses = run_pipeline(options, progress=show)
+    outputs: dict[str, object] = {}
+    for status in statuses:
+        outputs.update({f"{status.step}.{k}": v for k, v in status.outputs.items()})
     missing = [s.step for s in statuses if s.state == "not available"]
-    icon = {"done": "✅", "failed": "❌", "skipped": "⏭", "not available": "🚧"}
+    failed = [s for s in statuses if s.state == "failed"]
+    complete = all(s.state == "done" for s in statuses)
     summary = f"### Pipeline for model {settings.model.name}\n\n" + table(
         ["step", "state", "detail"],
-        [(s.step, f"{icon[s.state]} {s.state}", s.detail) for s in statuses],
+        [(s.step, f"{_ICONS[s.state]} {s.state}", s.detail) for s in statuses],
     )
-    message = (
-        f"stopped before {missing[0]}: that step is not available in this version yet"
-        if missing
-        else "pipeline finished"
-    )
+    summary += f"\nReports: {report_dir}\n"
+    if failed:
+        message = f"stopped at {failed[0].step}: {failed[0].detail}"
+    elif missing:
+        message = f"stopped before {missing[0]}: that step is not available in this version yet"
+    else:
+        message = "pipeline finished: every step passed"
     return StepResult(
         "pipeline run",
         {
             "steps": {s.step: s.state for s in statuses},
-            "complete": not missing and all(s.state == "done" for s in statuses),
+            "complete": complete,
+            "report-dir": str(report_dir),
+            **outputs,
         },
+        passed=not failed,
         message=message,
         summary=summary,
     )

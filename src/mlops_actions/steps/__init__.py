@@ -1,0 +1,1 @@
+"""One module per pipeline step: typed settings in, a typed result out, no printing."""
