@@ -42,6 +42,16 @@ class ActRun:
                 found.append((props, match.group(3)))
         return found
 
+    def job_succeeded(self, job: str) -> bool:
+        """Whether act reported `job` as succeeded (False when failed or not run)."""
+        pattern = re.compile(rf"^\[[^/\]]+/{re.escape(job)}\s*\]\s+🏁\s+Job succeeded", re.M)
+        return bool(pattern.search(self.log))
+
+    def job_failed(self, job: str) -> bool:
+        """Whether act reported `job` as failed."""
+        pattern = re.compile(rf"^\[[^/\]]+/{re.escape(job)}\s*\]\s+🏁\s+Job failed", re.M)
+        return bool(pattern.search(self.log))
+
     def printed(self) -> list[str]:
         return [m.group(1) for line in self.log.splitlines() if (m := _PRINTED.match(line))]
 
@@ -92,6 +102,8 @@ def make_workspace(
     git = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
     subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
     subprocess.run([*git, "add", "-A"], check=True)
+    if files:  # data files are usually git-ignored in a consumer repo; act copies tracked files
+        subprocess.run([*git, "add", "-f", *files], check=True)
     subprocess.run([*git, "commit", "-qm", "workspace"], check=True)
     subprocess.run([*git, "remote", "add", "origin", ORIGIN], check=True)
     return root

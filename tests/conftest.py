@@ -102,3 +102,24 @@ def tracking_uri(tmp_path: Path) -> Iterator[str]:
         yield uri
     finally:
         mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def act_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One tool cache for the whole session, as a runner keeps the actions' environments."""
+    return tmp_path_factory.mktemp("act-tool-cache")
+
+
+@pytest.fixture(scope="session")
+def example_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """Generated example data (data/*.csv relative to the example), 2,000 training rows."""
+    import subprocess
+
+    out = tmp_path_factory.mktemp("example-data")
+    subprocess.run(
+        [sys.executable, str(EXAMPLE / "generate_data.py"), "--out", str(out), "--rows", "2000"],
+        check=True,
+        capture_output=True,
+        env=python_env(),
+    )
+    return {f"data/{p.name}": p.read_bytes() for p in sorted(out.glob("*.csv"))}
