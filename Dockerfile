@@ -27,7 +27,7 @@ COPY requirements/bootstrap.txt requirements/bootstrap.txt
 COPY requirements/actions/all.txt requirements/actions/all.txt
 RUN python -m venv /opt/venv \
  && /opt/venv/bin/python -m pip install --require-hashes --no-deps -r requirements/bootstrap.txt \
- && /opt/venv/bin/uv pip sync --require-hashes --python /opt/venv/bin/python requirements/actions/all.txt \
+ && /opt/venv/bin/uv pip sync --compile-bytecode --require-hashes --python /opt/venv/bin/python requirements/actions/all.txt \
  && /opt/venv/bin/python -m pip uninstall --yes uv
 
 COPY pyproject.toml README.md ./

@@ -35,7 +35,7 @@ if [ ! -f "$venv/.complete" ]; then
   "$python" -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
     -r "$root/requirements/bootstrap.txt"
-  "$venv/bin/uv" pip sync --quiet --require-hashes --python "$venv/bin/python" "$lock"
+  "$venv/bin/uv" pip sync --quiet --compile-bytecode --require-hashes --python "$venv/bin/python" "$lock"
   site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
   echo "$root/src" > "$site/mlops_actions_checkout.pth"
   cat > "$venv/bin/mlops" <<WRAPPER

@@ -31,8 +31,6 @@ ALL_STEPS = [
     "drift-report",
 ]
 STEP_COMMANDS = [
-    "train-azureml",
-    "train",
     "compare-champion",
     "register",
     "canary-deploy",

@@ -178,6 +178,11 @@ class TrainSettings(_Section):
         default_factory=dict, description="Hyperparameters, passed as --key value and logged."
     )
     timeout_minutes: float = Field(60.0, gt=0, description="The run is stopped after this.")
+    lock_file: ConfigPath | None = Field(
+        None,
+        description="The project's pinned requirements: hashed into the lineage; the Azure ML "
+        "environment is built from it. Default: the mlops-actions lock.",
+    )
     experiment: str | None = Field(None, description="MLflow experiment; default: model name.")
     azureml: AzureTrainSettings | None = None
     sweep: SweepSettings | None = None
