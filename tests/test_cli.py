@@ -31,8 +31,6 @@ ALL_STEPS = [
     "drift-report",
 ]
 STEP_COMMANDS = [
-    "compare-champion",
-    "register",
     "canary-deploy",
     "smoke-test",
     "drift-report",
