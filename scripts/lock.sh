@@ -15,6 +15,7 @@ declare -A ACTIONS=(
   [canary-deploy]="mlflow azure"
   [smoke-test]="mlflow azure"
   [drift-report]="drift mlflow github"
+  [performance-report]="drift mlflow github"
   [all]="all"
 )
 mkdir -p requirements/actions

@@ -1,4 +1,5 @@
-"""`mlops pipeline run` on a copy of the example: it runs the steps that exist, in order."""
+"""`mlops pipeline run` on a copy of the example: all steps with the local backends, then a worse
+model that must stop at the comparison gate."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,8 +17,8 @@ from tests.conftest import EXAMPLE, python_env
 
 
 @pytest.fixture
-def example(tmp_path: Path) -> Path:
-    """A copy of examples/credit-default with freshly generated data."""
+def example(tmp_path: Path) -> Iterator[Path]:
+    """A copy of examples/credit-default with freshly generated data; its endpoint is stopped."""
     copy = tmp_path / "credit-default"
     shutil.copytree(EXAMPLE, copy, ignore=shutil.ignore_patterns("data", ".mlops", "reports"))
     subprocess.run(
@@ -32,25 +34,48 @@ def example(tmp_path: Path) -> Path:
         capture_output=True,
         env=python_env(),
     )
-    return copy
+    yield copy
+    from mlops_actions.backends.local_endpoint import LocalEndpoint
+
+    LocalEndpoint.down(copy / ".mlops" / "endpoint")
 
 
-def test_pipeline_runs_available_steps_and_names_the_rest(example: Path, mlops) -> None:  # type: ignore[no-untyped-def]
-    result = mlops(
-        "pipeline", "run", "--approve", "--config", str(example / "mlops.yaml"), "--json"
-    )
-    outputs = json.loads(result.out)
-    assert outputs["steps"]["validate-data"] == "done", result.err
-    assert outputs["validate-data.success"] is True
-    assert outputs["validate-data.data-version"].startswith("train=sha256:")
-    assert (Path(outputs["report-dir"]) / "validate-data.md").is_file()
-    states = [outputs["steps"][step] for step in STEPS]
-    # Everything after the first step that is not built yet is skipped, never run half-way.
-    if "not available" in states:
-        first = states.index("not available")
-        assert set(states[first + 1 :]) <= {"skipped"}
-        assert outputs["complete"] is False
-        assert result.code == 0
+def _endpoint_running(example: Path) -> bool:
+    from mlops_actions.backends.endpoint import EndpointError
+    from mlops_actions.backends.local_endpoint import LocalEndpoint
+
+    try:
+        LocalEndpoint.connect(example / ".mlops" / "endpoint")
+    except EndpointError:
+        return False
+    return True
+
+
+@pytest.mark.slow
+def test_pipeline_promotes_a_first_model_then_stops_a_worse_one(example: Path, mlops) -> None:  # type: ignore[no-untyped-def]
+    config = str(example / "mlops.yaml")
+    first = mlops("pipeline", "run", "--approve", "--config", config, "--json")
+    assert first.code == 0, first.err[-3000:]
+    outputs = json.loads(first.out)
+    assert [outputs["steps"][s] for s in STEPS] == ["done"] * len(STEPS), outputs["steps"]
+    assert outputs["complete"] is True
+    assert outputs["compare-champion.first-model"] is True
+    assert outputs["register.model-version"] == "1"
+    assert outputs["canary-deploy.outcome"] == "promoted"
+    assert outputs["smoke-test.passed"] is True
+    assert (Path(outputs["report-dir"]) / "compare-champion.md").is_file()
+    assert not _endpoint_running(example)  # nothing left running without --keep-endpoint
+
+    # Ignoring the strongest features makes a clearly worse challenger: the gate must stop it.
+    worse = mlops(
+        "pipeline", "run", "--approve", "--config", config, "--json",
+        "--param", "drop-features=utilisation,late_payments_12m,debt_to_income",
+    )  # fmt: skip
+    assert worse.code == 1, worse.err[-3000:]
+    outputs = json.loads(worse.out)
+    assert outputs["steps"]["compare-champion"] == "failed"
+    assert outputs["compare-champion.is-better"] is False
+    assert {outputs["steps"][s] for s in STEPS[STEPS.index("register") :]} == {"skipped"}
 
 
 def test_pipeline_stops_at_invalid_data(example: Path, mlops) -> None:  # type: ignore[no-untyped-def]
@@ -66,6 +91,17 @@ def test_pipeline_stops_at_invalid_data(example: Path, mlops) -> None:  # type: 
     outputs = json.loads(result.out)
     assert outputs["steps"]["validate-data"] == "failed"
     assert {outputs["steps"][step] for step in STEPS[1:]} == {"skipped"}
+
+
+def test_pipeline_without_approval_does_not_deploy(example: Path, mlops) -> None:  # type: ignore[no-untyped-def]
+    # No terminal to ask and no --approve: the approval is refused, nothing is deployed.
+    result = mlops("pipeline", "run", "--config", str(example / "mlops.yaml"), "--json")
+    assert result.code == 1
+    outputs = json.loads(result.out)
+    assert outputs["steps"]["register"] == "done"
+    assert outputs["steps"]["approval"] == "failed"
+    assert outputs["steps"]["canary-deploy"] == "skipped"
+    assert "pass --approve" in result.err
 
 
 def test_pipeline_with_bad_config_exits_2(tmp_path: Path, mlops) -> None:  # type: ignore[no-untyped-def]

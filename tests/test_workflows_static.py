@@ -138,3 +138,19 @@ def test_checkouts_do_not_persist_credentials() -> None:
             for step in job["steps"]:
                 if step.get("uses", "").startswith("actions/checkout@"):
                     assert step["with"]["persist-credentials"] is False, path
+
+
+@pytest.mark.parametrize(
+    "path", [*REUSABLE, REPO / ".github" / "workflows" / "ci.yml"], ids=lambda p: p.name
+)
+def test_steps_pass_only_inputs_our_actions_declare(path: Path) -> None:
+    doc = yaml.safe_load(path.read_text())
+    for job in doc["jobs"].values():
+        for step in job.get("steps", []):
+            uses = step.get("uses", "")
+            match = re.match(r"\./(?:\.mlops-actions/)?(actions/[\w-]+)$", uses)
+            if not match:
+                continue
+            action = yaml.safe_load((REPO / match.group(1) / "action.yml").read_text())
+            unknown = set(step.get("with", {})) - set(action["inputs"])
+            assert not unknown, f"{path.name}: {uses} has no input(s) {sorted(unknown)}"

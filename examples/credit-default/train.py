@@ -61,12 +61,17 @@ def main() -> None:
     parser.add_argument("--max-iter", type=int, default=500)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--class-weight", default="balanced", help="'balanced' or 'none'")
+    parser.add_argument(
+        "--drop-features", default="", help="comma-separated numeric features the model ignores"
+    )
     args = parser.parse_args()
 
     frame = pd.read_csv(args.train)
     X = frame.drop(columns=[TARGET, ID_COLUMN])
     y = frame[TARGET]
-    numeric = [c for c in X.columns if c not in CATEGORICAL]
+    dropped = {f for f in args.drop_features.split(",") if f}
+    # Ignored features stay in the input schema, so the served model takes the same rows.
+    numeric = [c for c in X.columns if c not in CATEGORICAL and c not in dropped]
     X_fit, X_val, y_fit, y_val = train_test_split(
         X, y, test_size=0.2, random_state=args.seed, stratify=y
     )

@@ -160,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args, unknown = parser.parse_known_args(argv)
         command: Command | None = getattr(args, "_command", None)
-        if unknown and (command is None or not command.accepts_unknown):
+        if unknown:
             parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     except SystemExit as done:  # --help, --version, and argparse's own errors
         return done.code if isinstance(done.code, int) else 2

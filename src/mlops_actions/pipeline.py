@@ -2,8 +2,8 @@
 
 Each step is run exactly as `mlops <step> …` would run it (same flags, same translation from
 mlops.yaml), so the demo exercises the code the actions run. The pipeline stops at the first gate
-that says no (invalid data, a challenger that is not better, a rolled-back canary), at a step that
-is not available in this version, or when the approval is refused.
+that says no (invalid data, a challenger that is not better, a rolled-back canary) or when the
+approval is refused. The local endpoint is stopped at the end unless asked to keep it.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlops_actions.commands.base import Context
+from mlops_actions.config import Settings
 from mlops_actions.results import StepResult
 
 STEPS: tuple[str, ...] = (
@@ -31,7 +32,7 @@ class StepStatus:
     """Where one step of a pipeline run ended."""
 
     step: str
-    state: str  # "done", "failed", "skipped", "not available"
+    state: str  # "done", "failed", "skipped"
     detail: str
     outputs: dict[str, object] = field(default_factory=dict)
 
@@ -47,15 +48,11 @@ class PipelineOptions:
     keep_endpoint: bool = False
 
 
-def run_step(
-    name: str, argv: list[str], options: PipelineOptions
-) -> tuple[StepResult | None, str | None]:
-    """Run `mlops <name> <argv>` in-process: (result, None), or (None, why it cannot run)."""
+def run_step(name: str, argv: list[str], options: PipelineOptions) -> StepResult:
+    """Run `mlops <name> <argv>` in-process, exactly as the CLI would."""
     from mlops_actions.cli import subcommands
 
     command, parser = subcommands()[name]
-    if command.accepts_unknown:
-        return None, "not available in this version yet"
     args = parser.parse_args(argv)
     ctx = Context(
         args=args,
@@ -64,7 +61,7 @@ def run_step(
         report_dir=options.report_dir,
         json=False,
     )
-    return command.run(ctx), None
+    return command.run(ctx)
 
 
 def run_pipeline(
@@ -91,12 +88,7 @@ def run_pipeline(
                 record(StepStatus(step, "failed", "deployment not approved"))
                 stopped = True
             continue
-        argv = _argv_for(step, context, options)
-        result, unavailable = run_step(step, argv, options)
-        if result is None:
-            record(StepStatus(step, "not available", unavailable or ""))
-            stopped = True
-            continue
+        result = run_step(step, _argv_for(step, context, options), options)
         context.update({f"{step}.{k}": v for k, v in result.outputs.items()})
         if options.report_dir is not None and result.summary:
             from mlops_actions.github.runtime import report_dir_file
@@ -106,6 +98,15 @@ def run_pipeline(
         record(StepStatus(step, state, result.message, dict(result.outputs)))
         stopped = not result.passed
     return statuses
+
+
+def stop_local_endpoint(settings: Settings) -> bool:
+    """Stop the local endpoint the pipeline may have started; True when one was running."""
+    if settings.deploy.backend != "local":
+        return False
+    from mlops_actions.backends.local_endpoint import LocalEndpoint
+
+    return LocalEndpoint.down(settings.state_dir() / "endpoint")
 
 
 def _argv_for(step: str, context: dict[str, object], options: PipelineOptions) -> list[str]:

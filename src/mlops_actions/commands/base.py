@@ -49,5 +49,3 @@ class Command:
     description: str | None = None
     outputs: tuple[tuple[str, str], ...] = ()
     """(name, description) of each output, as the action declares them."""
-    accepts_unknown: bool = False
-    """Reserved commands take any flags, so they can say they are not available yet."""

@@ -1,7 +1,175 @@
-"""`mlops canary-deploy`: reserved; the step is not part of this version yet."""
+"""`mlops canary-deploy --model-version N`: deploy by `deploy.strategy`, promote or roll back.
+
+Exit 0 when the version was promoted, 1 when the rollout was rolled back (traffic verified back on
+the champion), 2 for bad input or config, 3 when a rollback could not be verified. Outputs
+`outcome` (promoted|rolled-back), `reason`, `final-traffic`, `endpoint-url`.
+"""
 
 from __future__ import annotations
 
-from mlops_actions.commands.pending import pending
+import argparse
+from typing import TYPE_CHECKING
 
-COMMAND = pending("canary-deploy", "Deploy with smoke, shadow and canary phases")
+from mlops_actions.commands.base import Command, Context
+from mlops_actions.errors import InputError
+from mlops_actions.results import StepResult
+
+if TYPE_CHECKING:
+    from mlops_actions.steps.canary_deploy import CanaryResult
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model-version",
+        required=True,
+        metavar="N",
+        help="Registered version of model.name to deploy.",
+    )
+    parser.add_argument(
+        "--strategy",
+        choices=("canary", "shadow", "blue-green", "direct"),
+        help="Override deploy.strategy.",
+    )
+    parser.add_argument(
+        "--ready-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="How long the new deployment may take to become healthy (default 300).",
+    )
+    parser.add_argument(
+        "--min-agreement",
+        type=float,
+        metavar="SHARE",
+        help="Shadow strategy: fail when shadow and live predictions agree on less than this "
+        "share (0–1) of holdout rows (default: report agreement only).",
+    )
+
+
+def _run(ctx: Context) -> StepResult:
+    from mlops_actions.steps.canary_deploy import canary_deploy
+
+    args = ctx.args
+    if args.ready_timeout <= 0:
+        raise InputError(f"--ready-timeout must be > 0, got {args.ready_timeout:g};")
+    if args.min_agreement is not None and not 0 <= args.min_agreement <= 1:
+        raise InputError(f"--min-agreement must be between 0 and 1, got {args.min_agreement:g};")
+    settings = ctx.settings()
+    if args.strategy:
+        settings = settings.model_copy(
+            update={"deploy": settings.deploy.model_copy(update={"strategy": args.strategy})}
+        )
+    result = canary_deploy(
+        settings,
+        model_version=args.model_version,
+        ready_timeout_seconds=args.ready_timeout,
+        min_agreement=args.min_agreement,
+    )
+    return to_step_result(result)
+
+
+def to_step_result(result: CanaryResult) -> StepResult:
+    from mlops_actions.commands.smoke_test import summary as smoke_summary
+    from mlops_actions.reports.markdown import escape, table
+
+    promoted = result.promoted
+    icon = "✅" if promoted else "↩️"
+    traffic = ", ".join(f"{k} {v} %" for k, v in sorted(result.final_traffic.items()))
+    lines = [
+        f"### {icon} canary-deploy · {escape(result.model_name)} v{escape(result.model_version)}: "
+        f"{result.outcome}",
+        "",
+        f"**{'Reason' if not promoted else 'Result'}:** {escape(result.reason, max_len=1000)}",
+        "",
+        f"Strategy `{escape(result.strategy)}`, deployment {escape(result.deployment)}, "
+        f"previous {escape(result.previous_deployment or 'none')}, final traffic: "
+        f"{escape(traffic or 'no live traffic')}, {result.seconds:.1f} s.",
+        "",
+        table(
+            ["phase", "outcome", "traffic", "seconds", "detail"],
+            [
+                (
+                    p.name,
+                    p.outcome,
+                    ", ".join(f"{k} {v} %" for k, v in sorted(p.traffic.items())),
+                    f"{p.seconds:.1f}",
+                    p.detail,
+                )
+                for p in result.phases
+            ],
+        ),
+    ]
+    if result.shadow is not None:
+        s = result.shadow
+
+        def pct(x: float | None) -> str:
+            return f"{x:.1%}" if x is not None else "n/a"
+
+        def ms(x: float | None) -> str:
+            return f"{x:.1f} ms" if x is not None else "n/a"
+
+        lines += [
+            "",
+            "**Shadow vs live**",
+            "",
+            table(
+                ["", "live", "shadow"],
+                [
+                    ("deployment", s.live, s.shadow),
+                    ("requests", s.live_requests, s.shadow_requests),
+                    ("error rate", pct(s.live_error_rate), pct(s.shadow_error_rate)),
+                    ("p95 latency", ms(s.live_p95_ms), ms(s.shadow_p95_ms)),
+                    ("agreement", f"{pct(s.agreement)} of {s.agreement_rows} rows", ""),
+                ],
+            ),
+        ]
+    failed_checks = [c for c in result.checks if c.verdict in ("failed", "metrics-unavailable")]
+    if failed_checks:
+        lines += [
+            "",
+            "**Failed checks**",
+            "",
+            table(
+                ["at", "phase", "deployment", "verdict", "detail"],
+                [
+                    (f"{c.at_seconds:.1f} s", c.phase, c.deployment, c.verdict, c.detail)
+                    for c in failed_checks[-20:]
+                ],
+            ),
+        ]
+    if result.smoke is not None:
+        lines += ["", smoke_summary(result.smoke, heading="####")]
+    if result.notes:
+        lines += ["", *[f"- {escape(n, max_len=500)}" for n in result.notes]]
+    outputs: dict[str, object] = {
+        "outcome": result.outcome,
+        "reason": result.reason,
+        "final-traffic": result.final_traffic,
+        "endpoint-url": result.endpoint_url,
+        "deployment": result.deployment,
+        "model-version": result.model_version,
+        "previous-deployment": result.previous_deployment or "",
+    }
+    message = (
+        f"{result.model_name} v{result.model_version} promoted"
+        if promoted
+        else f"rolled back: {result.reason}"
+    )
+    return StepResult(
+        "canary-deploy",
+        outputs,
+        passed=promoted,
+        message=message,
+        summary="\n".join(lines) + "\n",
+    )
+
+
+COMMAND = Command(
+    "canary-deploy",
+    "Deploy with smoke, shadow and canary phases",
+    _add_arguments,
+    _run,
+    description="Create the new deployment at 0 %, smoke-test it, then roll it out by "
+    "deploy.strategy (shadow, canary steps, blue-green, direct) with automatic, verified "
+    "rollback; on success move the registry alias champion to the new version.",
+)

@@ -8,7 +8,7 @@ import sys
 from mlops_actions.commands.base import Command, Context
 from mlops_actions.results import StepResult
 
-_ICONS = {"done": "✅", "failed": "❌", "skipped": "⏭", "not available": "🚧"}
+_ICONS = {"done": "✅", "failed": "❌", "skipped": "⏭"}
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,7 +50,12 @@ def _approver(auto: bool) -> object:
 
 
 def _run(ctx: Context) -> StepResult:
-    from mlops_actions.pipeline import PipelineOptions, StepStatus, run_pipeline
+    from mlops_actions.pipeline import (
+        PipelineOptions,
+        StepStatus,
+        run_pipeline,
+        stop_local_endpoint,
+    )
     from mlops_actions.reports.markdown import table
 
     settings = ctx.settings()
@@ -68,22 +73,32 @@ def _run(ctx: Context) -> StepResult:
         params=tuple(ctx.args.param),
         keep_endpoint=ctx.args.keep_endpoint,
     )
-    statuses = run_pipeline(options, progress=show)
+    try:
+        statuses = run_pipeline(options, progress=show)
+    finally:
+        if not ctx.args.keep_endpoint:
+            stop_local_endpoint(settings)
     outputs: dict[str, object] = {}
     for status in statuses:
         outputs.update({f"{status.step}.{k}": v for k, v in status.outputs.items()})
-    missing = [s.step for s in statuses if s.state == "not available"]
     failed = [s for s in statuses if s.state == "failed"]
     complete = all(s.state == "done" for s in statuses)
     summary = f"### Pipeline for model {settings.model.name}\n\n" + table(
         ["step", "state", "detail"],
         [(s.step, f"{_ICONS[s.state]} {s.state}", s.detail) for s in statuses],
     )
-    summary += f"\nReports: {report_dir}\n"
+    facts = [
+        ("data version", outputs.get("validate-data.data-version")),
+        ("training run", outputs.get("train-azureml.run-id")),
+        ("model version", outputs.get("register.model-version")),
+        ("comparison", outputs.get("compare-champion.decision-reason")),
+        ("canary", outputs.get("canary-deploy.outcome")),
+        ("endpoint", outputs.get("canary-deploy.endpoint-url")),
+        ("reports", str(report_dir)),
+    ]
+    summary += "\n" + table(["", ""], [(k, v) for k, v in facts if v not in (None, "")])
     if failed:
         message = f"stopped at {failed[0].step}: {failed[0].detail}"
-    elif missing:
-        message = f"stopped before {missing[0]}: that step is not available in this version yet"
     else:
         message = "pipeline finished: every step passed"
     return StepResult(

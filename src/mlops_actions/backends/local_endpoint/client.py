@@ -1,0 +1,454 @@
+"""`LocalEndpoint`: the `Endpoint` interface over the local router's admin API, and its daemon."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from mlops_actions.backends.endpoint import (
+    DEPLOYMENT_HEADER,
+    REQUEST_ID_HEADER,
+    SOURCE_HEADER,
+    DeploymentFailed,
+    DeploymentInfo,
+    DeploymentMetrics,
+    DeploymentSpec,
+    Endpoint,
+    EndpointError,
+    Invocation,
+    MetricsUnavailable,
+    MirrorTraffic,
+    TrafficSplit,
+    UnknownDeployment,
+)
+from mlops_actions.backends.local_endpoint._http import (
+    KeepAliveClient,
+    Response,
+    TimedOut,
+    Unreachable,
+)
+from mlops_actions.backends.local_endpoint.predlog import DURABILITY_MODES, Durability
+from mlops_actions.backends.local_endpoint.state import (
+    Paths,
+    pid_alive,
+    process_runs_module,
+    read_state,
+    tail,
+)
+from mlops_actions.errors import InputError
+
+ROUTER_MODULE = "mlops_actions.backends.local_endpoint.router"
+WORKER_MODULE = "mlops_actions.backends.local_endpoint.worker"
+_ADMIN_TIMEOUT = 10.0
+
+
+class LocalEndpoint(Endpoint):
+    """The local endpoint whose files live in `state_dir` (see `state.Paths`).
+
+    Use `LocalEndpoint.up(state_dir)` to start it (idempotent) or `connect` to reach a running one;
+    `down` stops the router and every deployment's process but keeps the state, so the next
+    `up` brings the deployments, traffic and mirror back.
+    """
+
+    backend = "local"
+
+    def __init__(self, state_dir: Path, url: str, name: str = "local") -> None:
+        self.paths = Paths(state_dir)
+        self.name = name
+        self._url = url.rstrip("/")
+        parts = urlsplit(self._url)
+        self._http = KeepAliveClient(parts.hostname or "127.0.0.1", parts.port or 80)
+
+    # ------------------------------------------------------------------ daemon
+
+    @classmethod
+    def up(
+        cls,
+        state_dir: Path,
+        *,
+        name: str = "local",
+        port: int | None = None,
+        durability: Durability | None = None,
+        tracking_uri: str | None = None,
+        preload: str | None = None,
+        timeout_seconds: float = 60.0,
+    ) -> LocalEndpoint:
+        """Start the endpoint in the background unless it runs; returns once it answers.
+
+        `tracking_uri` is where deployments will usually load models from (the workers' fork
+        server prepares for it); `preload` lists model libraries to import ahead of time
+        (comma-separated; default scikit-learn and skops). Idempotent: when it already runs,
+        it is returned as it is (its port and durability unchanged). Raises EndpointError when
+        it cannot start (the router log says why).
+        """
+        paths = Paths(state_dir.resolve())
+        paths.root.mkdir(parents=True, exist_ok=True)
+        with _locked(paths.lock):
+            running = cls._running(paths)
+            if running is not None:
+                return running
+            previous = read_state(paths)
+            chosen_port = port if port is not None else int(previous.get("port") or 0)
+            mode = durability or previous.get("durability") or "write"
+            if mode not in DURABILITY_MODES:
+                raise InputError(f"durability must be one of {', '.join(DURABILITY_MODES)};")
+            command = [
+                sys.executable,
+                "-m",
+                ROUTER_MODULE,
+                "--daemonize",
+                "--state-dir",
+                str(paths.root),
+                "--port",
+                str(chosen_port),
+                "--name",
+                name,
+                "--durability",
+                str(mode),
+            ]
+            if preload is not None:
+                command += ["--preload", preload]
+            if port is None:
+                command.append("--port-fallback")  # the previous port may be taken by now
+            env = dict(os.environ)
+            if tracking_uri:
+                env["MLOPS_ENDPOINT_TRACKING_URI"] = tracking_uri
+            try:
+                launched = subprocess.run(
+                    command,
+                    capture_output=True,
+                    text=True,
+                    timeout=timeout_seconds,
+                    env=env,
+                    check=False,
+                    stdin=subprocess.DEVNULL,
+                )
+            except subprocess.TimeoutExpired:
+                raise EndpointError(
+                    f"the local endpoint did not start within {timeout_seconds:g} s;",
+                    hint=f"see {paths.router_log}.",
+                ) from None
+            line = (launched.stdout.strip().splitlines() or [""])[-1]
+            if launched.returncode != 0 or not line.startswith("ok "):
+                why = line.removeprefix("error ").strip() or launched.stderr.strip()[-300:]
+                raise EndpointError(
+                    f"the local endpoint did not start: {why};",
+                    hint=f"see {paths.router_log}.",
+                )
+            endpoint = cls(paths.root, line.split(" ", 1)[1].strip(), name)
+            endpoint._wait_healthy(time.monotonic() + timeout_seconds)
+            return endpoint
+
+    @classmethod
+    def connect(cls, state_dir: Path) -> LocalEndpoint:
+        """The running endpoint; raises EndpointError when it is not running."""
+        paths = Paths(state_dir.resolve())
+        running = cls._running(paths)
+        if running is None:
+            raise EndpointError(
+                f"the local endpoint is not running (state in {paths.root});",
+                hint="start it with `mlops endpoint up`.",
+            )
+        return running
+
+    @classmethod
+    def _running(cls, paths: Paths) -> LocalEndpoint | None:
+        state = read_state(paths)
+        pid, url = state.get("pid"), state.get("url")
+        if not isinstance(pid, int) or not url or not pid_alive(pid):
+            return None
+        endpoint = cls(paths.root, str(url), str(state.get("name") or "local"))
+        try:
+            answer = endpoint._http.request("GET", "/-/health", timeout=2.0)
+        except (Unreachable, TimedOut):
+            return None
+        if answer.status != 200 or json.loads(answer.body).get("pid") != pid:
+            return None
+        return endpoint
+
+    def _wait_healthy(self, deadline: float) -> None:
+        while True:
+            try:
+                if self._http.request("GET", "/-/health", timeout=2.0).status == 200:
+                    return
+            except (Unreachable, TimedOut):
+                pass
+            if time.monotonic() > deadline:
+                raise EndpointError(
+                    "the local endpoint started but does not answer;",
+                    hint=f"see {self.paths.router_log}.",
+                )
+            time.sleep(0.05)
+
+    @classmethod
+    def down(cls, state_dir: Path, *, timeout_seconds: float = 15.0) -> bool:
+        """Stop the router and every deployment process; True when something was running.
+
+        Asks the router to shut down, then falls back to SIGTERM and SIGKILL of the processes
+        named in the state file (only when they still run our modules).
+        """
+        paths = Paths(state_dir.resolve())
+        state = read_state(paths)
+        router_pid = state.get("pid") if isinstance(state.get("pid"), int) else None
+        workers = [
+            d.get("pid")
+            for d in (state.get("deployments") or {}).values()
+            if isinstance(d.get("pid"), int)
+        ]
+        was_running = bool(router_pid and pid_alive(router_pid))
+        running = cls._running(paths)
+        if running is not None:
+            with contextlib.suppress(Unreachable, TimedOut):
+                running._http.request("POST", "/-/shutdown", b"{}", timeout=5.0)
+        deadline = time.monotonic() + timeout_seconds
+        if router_pid and _wait_gone(router_pid, deadline):
+            return was_running
+        if router_pid and pid_alive(router_pid) and process_runs_module(router_pid, ROUTER_MODULE):
+            _signal(router_pid, signal.SIGTERM)
+            if not _wait_gone(router_pid, time.monotonic() + 5):
+                _signal(router_pid, signal.SIGKILL)
+                _wait_gone(router_pid, time.monotonic() + 5)
+        for pid in workers:
+            # Workers are forked from multiprocessing's fork server: that is their command line.
+            if pid_alive(pid) and process_runs_module(pid, WORKER_MODULE, "multiprocessing"):
+                _signal(pid, signal.SIGKILL)
+        return was_running
+
+    def status(self) -> dict[str, Any]:
+        """Name, URL, deployments, traffic and mirror as the router reports them."""
+        return self._admin("GET", "/-/state")
+
+    # ------------------------------------------------------------------ Endpoint
+
+    @property
+    def url(self) -> str:
+        return f"{self._url}/score"
+
+    @property
+    def base_url(self) -> str:
+        return self._url
+
+    def _admin(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        timeout: float = _ADMIN_TIMEOUT,
+        ok: tuple[int, ...] = (200,),
+    ) -> dict[str, Any]:
+        return self._admin_status(method, path, body, timeout=timeout, ok=ok)[1]
+
+    def _admin_status(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        timeout: float = _ADMIN_TIMEOUT,
+        ok: tuple[int, ...] = (200,),
+    ) -> tuple[int, dict[str, Any]]:
+        """One admin call with retries on connection errors; (status, JSON object)."""
+        data = json.dumps(body).encode() if body is not None else None
+        answer: Response | None = None
+        for attempt in range(3):
+            try:
+                answer = self._http.request(method, path, data, timeout=timeout)
+                break
+            except Unreachable as exc:
+                if attempt == 2:
+                    raise EndpointError(
+                        f"the local endpoint at {self._url} cannot be reached ({exc});",
+                        hint=f"start it with `mlops endpoint up` (log: {self.paths.router_log}).",
+                    ) from None
+                time.sleep(0.2 * (attempt + 1))
+            except TimedOut:
+                raise EndpointError(
+                    f"the local endpoint did not answer {method} {path} in {timeout:g} s;",
+                    hint=f"see {self.paths.router_log}.",
+                ) from None
+        assert answer is not None
+        try:
+            value = json.loads(answer.body) if answer.body else {}
+        except ValueError:
+            value = {"error": answer.body[:300].decode("utf-8", errors="replace")}
+        if not isinstance(value, dict):
+            value = {"value": value}
+        if answer.status in ok:
+            return answer.status, value
+        error = str(value.get("error", value))
+        if answer.status == 404:
+            raise UnknownDeployment(f"{error};", hint="see `mlops endpoint status`.")
+        if answer.status in (400, 409):
+            raise InputError(f"{error};")
+        raise EndpointError(f"the local endpoint refused {method} {path}: {error}")
+
+    def create_or_update_deployment(self, spec: DeploymentSpec) -> DeploymentInfo:
+        body = {
+            "model_name": spec.model_name,
+            "model_version": str(spec.model_version),
+            "model_uri": spec.model_uri,
+            "tracking_uri": spec.tracking_uri,
+            "registry_uri": spec.registry_uri,
+            "environment": dict(spec.environment),
+            "ready_timeout_seconds": spec.ready_timeout_seconds,
+        }
+        status, value = self._admin_status(
+            "PUT",
+            f"/-/deployments/{quote(spec.name)}",
+            body,
+            timeout=spec.ready_timeout_seconds + 15,
+            ok=(200, 502),
+        )
+        if status != 200:
+            raise DeploymentFailed(
+                f"{value['error']};",
+                hint=f"see {self.paths.deployment_log(spec.name)}.",
+                log_tail=str(value.get("log_tail") or ""),
+            )
+        return _info(value)
+
+    def get_deployment(self, name: str) -> DeploymentInfo | None:
+        try:
+            return _info(self._admin("GET", f"/-/deployments/{quote(name)}"))
+        except UnknownDeployment:
+            return None
+
+    def list_deployments(self) -> list[DeploymentInfo]:
+        return [_info(d) for d in self.status().get("deployments", [])]
+
+    def delete_deployment(self, name: str) -> None:
+        self._admin("DELETE", f"/-/deployments/{quote(name)}")
+
+    def get_traffic(self) -> TrafficSplit:
+        return TrafficSplit(self._admin("GET", "/-/traffic").get("traffic") or {})
+
+    def set_traffic(self, split: TrafficSplit) -> None:
+        self._admin("PUT", "/-/traffic", {"traffic": split.as_dict()})
+
+    def get_mirror(self) -> MirrorTraffic:
+        value = self._admin("GET", "/-/mirror")
+        return MirrorTraffic(value.get("deployment"), int(value.get("percent") or 0))
+
+    def set_mirror(self, mirror: MirrorTraffic) -> None:
+        body = {"deployment": mirror.deployment, "percent": mirror.percent}
+        self._admin("PUT", "/-/mirror", body)
+
+    def invoke(
+        self,
+        payload: Mapping[str, Any],
+        *,
+        deployment: str | None = None,
+        request_id: str | None = None,
+        timeout_seconds: float = 30.0,
+        source: str | None = None,
+    ) -> Invocation:
+        headers = {}
+        if source:
+            headers[SOURCE_HEADER] = source
+        if deployment:
+            headers[DEPLOYMENT_HEADER] = deployment
+        if request_id:
+            headers[REQUEST_ID_HEADER] = request_id
+        data = json.dumps(payload, default=str).encode()
+        started = time.perf_counter()
+        try:
+            answer = self._http.request("POST", "/score", data, headers, timeout=timeout_seconds)
+        except TimedOut:
+            latency = (time.perf_counter() - started) * 1000
+            return Invocation(504, "timed out", request_id or "", deployment or "", latency)
+        except Unreachable as exc:
+            raise EndpointError(
+                f"the local endpoint at {self._url} cannot be reached ({exc});",
+                hint="start it with `mlops endpoint up`.",
+            ) from None
+        latency = (time.perf_counter() - started) * 1000
+        try:
+            body: Any = json.loads(answer.body)
+        except ValueError:
+            body = answer.body.decode("utf-8", errors="replace")
+        if answer.status == 404 and deployment:
+            raise UnknownDeployment(
+                f"the endpoint has no deployment named {deployment!r};",
+                hint="see `mlops endpoint status`.",
+            )
+        return Invocation(
+            answer.status,
+            body,
+            answer.headers.get(REQUEST_ID_HEADER, request_id or ""),
+            answer.headers.get(DEPLOYMENT_HEADER, deployment or ""),
+            latency,
+        )
+
+    def metrics(self, deployment: str, window_seconds: float) -> DeploymentMetrics:
+        try:
+            value = self._admin(
+                "GET", f"/-/metrics/{quote(deployment)}?window={window_seconds:g}", timeout=5.0
+            )
+        except UnknownDeployment:
+            raise
+        except EndpointError as exc:
+            raise MetricsUnavailable(str(exc)) from None
+        return DeploymentMetrics(
+            deployment=deployment,
+            window_seconds=float(value.get("window_seconds", window_seconds)),
+            requests=int(value.get("requests", 0)),
+            errors={k: int(v) for k, v in (value.get("errors") or {}).items()},
+            p50_ms=value.get("p50_ms"),
+            p95_ms=value.get("p95_ms"),
+            p99_ms=value.get("p99_ms"),
+        )
+
+    # ------------------------------------------------------------------ local extras
+
+    def inject_metric_failures(self, count: int) -> None:
+        """Make the next `count` metric reads fail (for failure tests of canary analysis)."""
+        self._admin("PUT", "/-/faults", {"metrics_failures": count})
+
+    def deployment_log_tail(self, name: str, lines: int = 20) -> str:
+        return tail(self.paths.deployment_log(name), lines)
+
+
+def _info(value: Mapping[str, Any]) -> DeploymentInfo:
+    state = str(value.get("state", "failed"))
+    return DeploymentInfo(
+        name=str(value["name"]),
+        model_name=str(value.get("model_name", "")),
+        model_version=str(value.get("model_version", "")),
+        state=state if state in ("starting", "ready", "failed", "stopped") else "failed",  # type: ignore[arg-type]
+        error=str(value.get("error") or ""),
+    )
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on `path`, so two `up` calls start one router."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _signal(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signum)
+
+
+def _wait_gone(pid: int, deadline: float) -> bool:
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.05)
+    return not pid_alive(pid)

@@ -1,0 +1,114 @@
+"""Where the local endpoint keeps its files, and the state file that survives between CLI calls.
+
+```
+<config dir>/.mlops/endpoint/
+├── state.json          router pid, port, deployments, traffic, mirror (atomically replaced)
+├── router.log          the router's own log
+├── predictions.jsonl   every prediction, appended before the answer is sent
+└── logs/<deployment>.log   each deployment's process output
+```
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Paths:
+    root: Path
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state.json"
+
+    @property
+    def router_log(self) -> Path:
+        return self.root / "router.log"
+
+    @property
+    def predictions(self) -> Path:
+        return self.root / "predictions.jsonl"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / "up.lock"
+
+    def deployment_log(self, name: str) -> Path:
+        return self.logs / f"{name}.log"
+
+
+def read_state(paths: Paths) -> dict[str, Any]:
+    """The state file as a dict; empty when it does not exist or cannot be parsed."""
+    try:
+        data = json.loads(paths.state.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_state(paths: Paths, state: dict[str, Any]) -> None:
+    """Replace the state file atomically: readers see the old or the new file, never a mix."""
+    paths.root.mkdir(parents=True, exist_ok=True)
+    state = {"version": STATE_VERSION, **state}
+    fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".json", dir=paths.root)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(state, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+        os.replace(tmp, paths.state)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def pid_alive(pid: int | None) -> bool:
+    """True when a process with this id exists (and is not a zombie we could reap)."""
+    if not pid or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[:1] != ["Z"]
+
+
+def process_runs_module(pid: int, *names: str) -> bool:
+    """True when process `pid`'s command line mentions one of `names` (guards a reused pid)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        return pid_alive(pid)  # no /proc (macOS): trust the pid
+    return any(name.encode() in cmdline for name in names)
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    """The last lines of a log file ('' when missing)."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - 16_384))
+            text = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])

@@ -1,0 +1,269 @@
+"""drift-report's reports: Evidently's HTML and JSON, our details JSON, the Markdown summary.
+
+The Markdown table (job summary, PR comment, tracking issue) is sorted by drift strength: drifted
+columns first, then by how far the score is past (or short of) its threshold — `score/threshold`
+for distances, `threshold/score` for p-values — so the worst columns lead. Every user-controlled
+string (column names, categories in notes, paths) is escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlops_actions.reports.markdown import escape, table
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlops_actions.drift_stats import ColumnDrift
+    from mlops_actions.steps.drift_report import DriftReport
+
+MAX_TABLE_ROWS = 60
+KIND_NAMES = {"num": "numerical", "cat": "categorical", "text": "text", "other": "other"}
+
+
+def strength(column: ColumnDrift) -> float:
+    """How strongly a column drifted: > 1 past its threshold, < 1 short of it; -1 unscored."""
+    if column.score is None or column.threshold is None:
+        return math.inf if column.drifted else -1.0
+    if column.is_p_value:
+        return math.inf if column.score == 0 else column.threshold / column.score
+    if column.threshold == 0:
+        return math.inf if column.score > 0 else 0.0
+    return column.score / column.threshold
+
+
+def sorted_columns(columns: Sequence[ColumnDrift]) -> list[ColumnDrift]:
+    """Drifted first, then by strength (strongest first), then by name."""
+    return sorted(columns, key=lambda c: (not c.drifted, -strength(c), c.column))
+
+
+def _score(column: ColumnDrift) -> str:
+    if column.score is None:
+        return "—"
+    value = column.score
+    if column.is_p_value and 0 < value < 1e-4:
+        return f"{value:.1e}"
+    return f"{value:.4f}"
+
+
+def _verdict(column: ColumnDrift) -> str:
+    if column.drifted:
+        return "🔴 drift"
+    return "✅ ok" if column.score is not None else "⚪ not tested"
+
+
+def _rule(column: ColumnDrift) -> str:
+    if column.method is None or column.threshold is None:
+        return "—"
+    if column.is_p_value:
+        op = "≤" if column.method == "ks" else "<"
+        return f"p {op} {column.threshold:g}"
+    return f"≥ {column.threshold:g}"
+
+
+def column_table(columns: Sequence[ColumnDrift], *, limit: int = MAX_TABLE_ROWS) -> str:
+    """The per-column table, strongest drift first, at most `limit` rows."""
+    ordered = sorted_columns(columns)
+    rows = [
+        (
+            c.column,
+            KIND_NAMES.get(c.kind, c.kind),
+            c.method or "—",
+            _score(c),
+            _rule(c),
+            _verdict(c),
+            c.note or "",
+        )
+        for c in ordered[:limit]
+    ]
+    text = table(["column", "type", "method", "score", "drift when", "verdict", "note"], rows)
+    if len(ordered) > limit:
+        text += f"\n… and {len(ordered) - limit} more columns in the HTML and JSON reports.\n"
+    return text
+
+
+def markdown_summary(report: DriftReport, *, link: str | None = None) -> str:
+    """The job-summary section: verdict, sources, prediction drift, the column table."""
+    f = report.features
+    share = f"{f.drifted_share:.0%}"
+    if report.drift_detected:
+        parts = []
+        if f.dataset_drift:
+            parts.append(
+                f"{f.number_of_drifted_columns} of {f.number_of_columns} columns drifted "
+                f"({share} ≥ {f.share_threshold:.0%})"
+            )
+        if report.prediction_drift:
+            parts.append("the predictions drifted")
+        head = f"### 🔴 Drift detected: {'; '.join(parts)}"
+    else:
+        head = (
+            f"### ✅ No drift: {f.number_of_drifted_columns} of {f.number_of_columns} columns "
+            f"drifted ({share} < {f.share_threshold:.0%})"
+        )
+    lines = [head, ""]
+    lines.append(f"- **Reference:** {_side_text(report.reference)}")
+    current = _side_text(report.current)
+    if not report.window.is_open:
+        current += f", between {escape(report.window.describe())}"
+    lines.append(f"- **Current:** {current}")
+    lines.append(f"- **Prediction drift:** {_prediction_text(report)}")
+    schema = report.schema_problems()
+    if schema:
+        shown = ", ".join(f"{escape(c.column)} ({escape(c.note)})" for c in schema[:10])
+        more = f" and {len(schema) - 10} more" if len(schema) > 10 else ""
+        lines.append(f"- **Schema changes:** {shown}{more}")
+    if report.excluded:
+        lines.append(f"- **Not compared:** {escape(', '.join(report.excluded), max_len=300)}")
+    for note in report.notes:
+        lines.append(f"- **Note:** {escape(note, max_len=300)}")
+    lines.append("")
+    lines.append(column_table(f.columns))
+    if report.predictions is not None:
+        lines += ["", "**Predictions**", "", column_table(report.predictions.columns)]
+    lines.append("")
+    if report.sample_rows is not None:
+        ref_rows, cur_rows = report.sample_rows
+        lines.append(
+            f"Verdicts come from the full data ({report.reference.rows:,} reference and "
+            f"{report.current.rows:,} current rows). The Evidently report was rendered from a "
+            f"sample of {ref_rows:,} + {cur_rows:,} rows (seed {report.seed}) with the same "
+            "tests."
+        )
+    else:
+        lines.append(
+            f"Verdicts come from the full data ({report.reference.rows:,} reference and "
+            f"{report.current.rows:,} current rows); no Evidently report was rendered."
+        )
+    if link:
+        lines.append(f"Full report: {link}")
+    return "\n".join(lines) + "\n"
+
+
+def _side_text(side: Any) -> str:
+    text = f"{escape(side.description, max_len=300)} ({side.rows:,} rows"
+    if side.total_rows != side.rows:
+        text += f" of {side.total_rows:,}"
+    if side.version:
+        text += f", {escape(side.version)}"
+    return text + ")"
+
+
+def _prediction_text(report: DriftReport) -> str:
+    if report.predictions is None:
+        return f"not computed: {escape(report.prediction_note or 'no predictions', max_len=400)}"
+    drifted = report.predictions.drifted_columns
+    state = f"🔴 drifted ({escape(', '.join(drifted))})" if drifted else "✅ not drifted"
+    if report.scored_with:
+        state += f"; reference scored with {escape(report.scored_with)}"
+    if report.prediction_note:
+        state += f"; {escape(report.prediction_note, max_len=300)}"
+    return state
+
+
+def details_json(report: DriftReport) -> dict[str, Any]:
+    """Our machine-readable report: verdicts from the full data, sources, sample, notes."""
+    return {
+        "drift_detected": report.drift_detected,
+        "verdicts_from": "full data",
+        "features": report.features.as_dict(),
+        "predictions": None if report.predictions is None else report.predictions.as_dict(),
+        "prediction_drift": report.prediction_drift,
+        "prediction_note": report.prediction_note,
+        "reference": vars(report.reference),
+        "current": vars(report.current),
+        "window": {
+            "since": report.window.since.isoformat() if report.window.since else None,
+            "until": report.window.until.isoformat() if report.window.until else None,
+        },
+        "evidently_sample": None
+        if report.sample_rows is None
+        else {
+            "reference_rows": report.sample_rows[0],
+            "current_rows": report.sample_rows[1],
+            "seed": report.seed,
+        },
+        "excluded": list(report.excluded),
+        "scored_with": report.scored_with,
+        "notes": list(report.notes),
+    }
+
+
+def render_evidently(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    columns: Sequence[ColumnDrift],
+    *,
+    drift_share: float,
+    html_path: Path,
+    json_path: Path,
+    banner: str,
+) -> None:
+    """Evidently's DataDriftPreset report of the scored columns, with our methods and thresholds.
+
+    Columns without a score (missing on one side, dtype changed, text, all null) are left out:
+    Evidently would fail or test them differently; the Markdown and details report them. The
+    banner (sample size, where the verdicts come from) is put at the top of the HTML.
+    """
+    import numpy as np
+    import pandas as pd
+
+    scored = [c for c in columns if c.method is not None and c.score is not None]
+    names = [c.column for c in scored]
+    ref = reference[names].replace([np.inf, -np.inf], np.nan)
+    cur = current[names].replace([np.inf, -np.inf], np.nan)
+    for c in scored:  # the kinds resolved on the full data, whatever the sample's dtypes
+        if c.kind == "cat":
+            ref[c.column] = _as_category_values(ref[c.column])
+            cur[c.column] = _as_category_values(cur[c.column])
+    with warnings.catch_warnings():
+        # Evidently's import and run warn about its own deprecations and scipy edge cases; the
+        # verdicts are ours, its numbers only illustrate them.
+        warnings.simplefilter("ignore")
+        from evidently import DataDefinition, Dataset, Report
+        from evidently.presets import DataDriftPreset
+
+        definition = DataDefinition(
+            numerical_columns=[c.column for c in scored if c.kind == "num"],
+            categorical_columns=[c.column for c in scored if c.kind == "cat"],
+        )
+        preset = DataDriftPreset(
+            columns=names,
+            per_column_method={c.column: c.method for c in scored if c.method},
+            per_column_threshold={c.column: c.threshold for c in scored if c.threshold is not None},
+            drift_share=drift_share,
+        )
+        snapshot = Report([preset], include_tests=True).run(
+            Dataset.from_pandas(pd.DataFrame(cur), data_definition=definition),
+            Dataset.from_pandas(pd.DataFrame(ref), data_definition=definition),
+        )
+        page = snapshot.get_html_str(as_iframe=False)
+        json_path.write_text(snapshot.json(), encoding="utf-8")
+    html_path.write_text(_with_banner(page, banner), encoding="utf-8")
+
+
+def _as_category_values(series: pd.Series) -> pd.Series:
+    """Booleans and categories as plain objects: Evidently's categorical tests count values."""
+    if series.dtype.name in ("bool", "boolean", "category"):
+        return series.astype(object)
+    return series
+
+
+def _with_banner(page: str, banner: str) -> str:
+    note = (
+        '<div style="font-family:sans-serif;padding:12px 16px;margin:0;background:#fff8e1;'
+        'border-bottom:1px solid #e0c97a">' + html.escape(banner) + "</div>"
+    )
+    lowered = page.lower()
+    at = lowered.find("<body")
+    if at >= 0:
+        end = page.find(">", at)
+        if end >= 0:
+            return page[: end + 1] + note + page[end + 1 :]
+    return note + page
