@@ -153,3 +153,15 @@ def test_action_input_conversion_errors_exit_2(tmp_path, mlops, monkeypatch) -> 
     monkeypatch.setenv("MLOPS_INPUT_FORCE", "maybe")
     result = mlops("init", str(tmp_path), "--model-name", "m")
     assert result.code == 2 and "expected true or false" in result.err
+
+
+def test_required_flags_may_come_as_action_inputs(tmp_path, mlops, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    missing = mlops("compare-champion", "--config", str(tmp_path / "none.yaml"))
+    assert missing.code == 2
+    assert "the following arguments are required: --candidate" in missing.err
+    monkeypatch.setenv("MLOPS_INPUT_CANDIDATE", "models:/m-123")
+    given = mlops("compare-champion", "--config", str(tmp_path / "none.yaml"))
+    assert given.code == 2
+    assert "arguments are required" not in given.err
+    assert "config file not found" in given.err
+    assert given.err.count(str(tmp_path / "none.yaml")) == 1

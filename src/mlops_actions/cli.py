@@ -90,7 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
             parents=[common_options()],
         )
         command.add_arguments(child)
-        child.set_defaults(_command=command, _parser=child)
+        # Required flags may also arrive as MLOPS_INPUT_* variables (actions): argparse must not
+        # reject them before those are read, so they are checked after (`check_required`).
+        required = [a for a in child._actions if a.required and a.option_strings]
+        for action in required:
+            action.required = False
+        child.set_defaults(_command=command, _parser=child, _required=required)
     return parser
 
 
@@ -133,6 +138,17 @@ def apply_action_inputs(parser: argparse.ArgumentParser, args: argparse.Namespac
                 hint=f"give a value that `{flag}` accepts (see `mlops --help`).",
             ) from None
         setattr(args, action.dest, value)
+
+
+def check_required(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exit 2, as argparse would, when a required flag came neither as a flag nor as an input."""
+    missing = [
+        max(a.option_strings, key=len)
+        for a in getattr(args, "_required", [])
+        if getattr(args, a.dest, None) in (None, [])
+    ]
+    if missing:
+        parser.error(f"the following arguments are required: {', '.join(missing)}")
 
 
 def _convert_input(action: argparse.Action, raw: str) -> object:
@@ -179,6 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         try:
             apply_action_inputs(args._parser, args)
+            check_required(args._parser, args)
             ctx.report_dir = args.report_dir
             result = command.run(ctx)
         except MlopsError as exc:

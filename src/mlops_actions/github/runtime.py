@@ -237,4 +237,5 @@ def report_failure(
         )
     else:
         where = ":".join(str(p) for p in (file, line, col) if p is not None)
-        sys.stderr.write(f"{title}: error: {where + ' ' if where else ''}{message}\n")
+        prefix = f"{where} " if where and not message.startswith(where) else ""
+        sys.stderr.write(f"{title}: error: {prefix}{message}\n")
