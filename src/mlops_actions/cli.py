@@ -226,6 +226,11 @@ def emit(result: StepResult, ctx: Context) -> int:
         sys.stdout.write(result.raw_stdout)
         return 0
     on_github = runtime.in_github_actions()
+    # A workflow reads paths from another folder than the step's working-directory: make them
+    # absolute once, here, for every step.
+    for key, value in result.outputs.items():
+        if key.endswith("-path") and isinstance(value, (str, Path)) and str(value):
+            result.outputs[key] = str(Path(value).resolve())
     runtime.write_outputs(result.outputs)
     if result.summary:
         runtime.append_summary(result.summary)

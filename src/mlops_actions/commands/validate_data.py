@@ -154,7 +154,7 @@ def _run(ctx: Context) -> StepResult:
             "success-ratio": round(result.success_ratio, 6),
             "failed-expectations": result.failed_expectations,
             "data-version": result.data_version,
-            "report-path": str(Path(result.report_path).resolve()),
+            "report-path": str(result.report_path),
         },
         passed=result.success,
         message=result.verdict,
