@@ -500,3 +500,39 @@ def test_dvc_data_is_passed_at_its_remote_location(tmp_path: Path, store: str) -
         f"uri_file:https://acmedata.blob.core.windows.net/models-data/credit/files/md5/"
         f"{md5[:2]}/{md5[2:]}"
     )
+
+
+def test_command_job_over_loopback_https_without_an_injected_adapter(
+    tmp_path: Path, store: str, fake: FakeAzureML, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same step over real TLS to 127.0.0.1: uploads and all, no transport adapter."""
+    import requests
+    from azure.ai.ml import MLClient
+    from azure.core.pipeline.transport import RequestsTransport
+
+    from mlops_actions.backends.azureml_compute import PollPolicy
+    from mlops_actions.config import load_settings
+    from mlops_actions.steps.train import TrainRequest, make_backend, run_training
+    from tests.fakes.azureml_rest import FakeCredential, serve_https
+
+    config = write_config(tmp_path / "project", store)
+    with serve_https(fake, str(tmp_path)) as server, requests.Session() as session:
+        monkeypatch.setenv("AZUREML_DEV_URL_MFE", server.base_url)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", server.ca_file)
+        client = MLClient(
+            FakeCredential(fake.token),
+            fake.subscription_id,
+            fake.resource_group,
+            fake.workspace,
+            transport=RequestsTransport(session=session, session_owner=False),
+        )
+        settings = load_settings(config)
+        request = TrainRequest(backend="azureml", job_name="tls-001")
+        backend = make_backend(
+            settings, "azureml", request, ml_client=client, poll=PollPolicy(initial=0.01),
+            sleep=lambda _: None,
+        )  # fmt: skip
+        result = run_training(settings, request, log=io.StringIO(), backend=backend)
+    assert result.status == "completed" and result.passed
+    assert fake.jobs["tls-001"].status == "Completed"
+    assert fake.unhandled == []
