@@ -44,12 +44,12 @@ class ActRun:
 
     def job_succeeded(self, job: str) -> bool:
         """Whether act reported `job` as succeeded (False when failed or not run)."""
-        pattern = re.compile(rf"^\[[^/\]]+/{re.escape(job)}\s*\]\s+🏁\s+Job succeeded", re.M)
+        pattern = re.compile(rf"^\[(?:[^\]]*/)?{re.escape(job)}\s*\]\s+🏁\s+Job succeeded", re.M)
         return bool(pattern.search(self.log))
 
     def job_failed(self, job: str) -> bool:
         """Whether act reported `job` as failed."""
-        pattern = re.compile(rf"^\[[^/\]]+/{re.escape(job)}\s*\]\s+🏁\s+Job failed", re.M)
+        pattern = re.compile(rf"^\[(?:[^\]]*/)?{re.escape(job)}\s*\]\s+🏁\s+Job failed", re.M)
         return bool(pattern.search(self.log))
 
     def printed(self) -> list[str]:
