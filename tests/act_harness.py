@@ -21,6 +21,12 @@ from tests.conftest import REPO, python_env
 
 ACT = Path(sys.executable).parent / "act"
 CHECKOUT = "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1"
+CHECKOUT_STEP = f"""\
+      - uses: {CHECKOUT}
+        with:
+          persist-credentials: false
+"""
+"""The first step of a test job: act copies the workspace for a checkout of its own repository."""
 ORIGIN = "https://github.com/acme/credit-models.git"
 _ANNOTATION = re.compile(r"❗\s+::(error|warning|notice)(?: ([^:]*))?::(.*)$")
 _PRINTED = re.compile(r"^\[[^\]]+\]\s+\|\s?(.*)$")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlops_actions.reports.comparison import MARKER
-from tests.act_harness import CHECKOUT, ORIGIN, make_workspace, run_act
+from tests.act_harness import CHECKOUT_STEP, ORIGIN, make_workspace, run_act
 from tests.fakes.github_api import FakeGitHub
 
 REPOSITORY = ORIGIN.removeprefix("https://github.com/").removesuffix(".git")
@@ -26,10 +26,7 @@ jobs:
       pull-requests: write  # the sticky comment
       statuses: write  # the commit status
     steps:
-      - uses: {CHECKOUT}
-        with:
-          persist-credentials: false
-      - id: train
+{CHECKOUT_STEP}      - id: train
         uses: ./actions/train-azureml
         with:
           working-directory: examples/credit-default

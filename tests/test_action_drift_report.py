@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.act_harness import CHECKOUT, ORIGIN, make_workspace, run_act
+from tests.act_harness import CHECKOUT_STEP, ORIGIN, make_workspace, run_act
 from tests.conftest import EXAMPLE, python_env
 from tests.fakes.github_api import FakeGitHub
 
@@ -25,10 +25,7 @@ def _job(name: str, current: str) -> str:
       actions: write  # dispatch retraining
       issues: write  # the tracking issue
     steps:
-      - uses: {CHECKOUT}
-        with:
-          persist-credentials: false
-      - id: drift
+{CHECKOUT_STEP}      - id: drift
         uses: ./actions/drift-report
         env:
           GITHUB_TOKEN: ${{{{ secrets.GITHUB_TOKEN }}}}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.act_harness import CHECKOUT, make_workspace, run_act
+from tests.act_harness import CHECKOUT_STEP, make_workspace, run_act
 
 WORKFLOW = f"""\
 name: train
@@ -19,10 +19,7 @@ jobs:
     permissions:
       contents: read  # checkout
     steps:
-      - uses: {CHECKOUT}
-        with:
-          persist-credentials: false
-      - id: train
+{CHECKOUT_STEP}      - id: train
         uses: ./actions/train-azureml
         with:
           working-directory: examples/credit-default

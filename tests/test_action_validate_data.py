@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.act_harness import CHECKOUT, make_workspace, run_act
+from tests.act_harness import CHECKOUT_STEP, make_workspace, run_act
 
 WORKFLOW = f"""\
 name: validate
@@ -18,10 +18,7 @@ jobs:
     permissions:
       contents: read  # checkout
     steps:
-      - uses: {CHECKOUT}
-        with:
-          persist-credentials: false
-      - id: validate
+{CHECKOUT_STEP}      - id: validate
         uses: ./actions/validate-data
         with:
           working-directory: examples/credit-default
@@ -41,10 +38,7 @@ jobs:
     permissions:
       contents: read  # checkout
     steps:
-      - uses: {CHECKOUT}
-        with:
-          persist-credentials: false
-      - uses: ./actions/validate-data
+{CHECKOUT_STEP}      - uses: ./actions/validate-data
         with:
           working-directory: examples/credit-default
           data: corrupted/train.csv

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.act_harness import CHECKOUT, make_workspace, run_act
+from tests.act_harness import CHECKOUT_STEP, make_workspace, run_act
 from tests.conftest import REPO, python_env
 
 ACTION_FILES = sorted([REPO / "action.yml", *(REPO / "actions").glob("*/action.yml")])
@@ -77,10 +77,7 @@ jobs:
     permissions:
       contents: read  # checkout
     steps:
-      - uses: {CHECKOUT}
-        with:
-          persist-credentials: false
-      - uses: ./
+{CHECKOUT_STEP}      - uses: ./
         with:
           command: deploy-everything
 """

@@ -71,8 +71,22 @@ class ModelRef:
         return self.uri
 
 
+class _ChallengerVsChampion:
+    """`delta` for a row that holds both models' values of one metric."""
+
+    challenger: float
+    champion: float | None
+
+    @property
+    def delta(self) -> float | None:
+        """Challenger minus champion; None without a champion."""
+        if self.champion is None:
+            return None
+        return self.challenger - self.champion
+
+
 @dataclass(frozen=True)
-class MetricRow:
+class MetricRow(_ChallengerVsChampion):
     """One metric of both models and, when it decides, its bound and outcome."""
 
     metric: str
@@ -83,15 +97,9 @@ class MetricRow:
     bound: str = ""
     passed: bool | None = None
 
-    @property
-    def delta(self) -> float | None:
-        if self.champion is None:
-            return None
-        return self.challenger - self.champion
-
 
 @dataclass(frozen=True)
-class SliceRow:
+class SliceRow(_ChallengerVsChampion):
     """One guardrail (or the primary, for information) on one slice of the holdout."""
 
     column: str
@@ -103,12 +111,6 @@ class SliceRow:
     champion: float | None
     bound: str = ""
     passed: bool | None = None
-
-    @property
-    def delta(self) -> float | None:
-        if self.champion is None:
-            return None
-        return self.challenger - self.champion
 
 
 @dataclass(frozen=True)
