@@ -229,12 +229,41 @@ class AnalysisSettings(_Section):
     max_metric_errors: int = Field(3, ge=0)
 
 
+class ProbeSettings(_Section):
+    """A liveness or readiness probe of a managed online deployment (Azure ML's defaults)."""
+
+    initial_delay_seconds: int = Field(10, ge=0)
+    period_seconds: int = Field(10, gt=0)
+    timeout_seconds: int = Field(2, gt=0)
+    failure_threshold: int = Field(30, gt=0)
+    success_threshold: int = Field(1, gt=0)
+
+
 class AzureDeploySettings(_Section):
     """Managed online endpoint settings."""
 
-    workspace: AzureWorkspace | None = None
+    workspace: AzureWorkspace | None = Field(
+        None, description="Default: train.azureml.workspace."
+    )
     instance_type: str = "Standard_DS3_v2"
     instance_count: int = Field(1, gt=0)
+    environment: str | None = Field(
+        None,
+        description="Registered environment `name:version` with a scoring script; default: "
+        "none, the MLflow model is deployed without code (Azure ML builds its server).",
+    )
+    scoring_script: ConfigPath | None = Field(
+        None, description="Scoring script for `environment` (its folder is uploaded as code)."
+    )
+    request_timeout_ms: int = Field(5000, gt=0, le=180000)
+    max_concurrent_requests_per_instance: int = Field(1, gt=0)
+    liveness_probe: ProbeSettings = Field(default=_SECTION_DEFAULT)
+    readiness_probe: ProbeSettings = Field(default=_SECTION_DEFAULT)
+    metrics_region: str | None = Field(
+        None,
+        description="Azure region of the endpoint for metrics queries (analysis.source "
+        "azure-monitor); default: the workspace's region.",
+    )
 
 
 class DeploySettings(_Section):
@@ -255,6 +284,17 @@ class DeploySettings(_Section):
     shadow_duration_seconds: float = Field(60.0, gt=0)
     progress_deadline_seconds: float = Field(1800.0, gt=0)
     rollback_grace_seconds: float = Field(0.0, ge=0)
+    ready_timeout_seconds: float = Field(
+        300.0, gt=0, description="How long a new deployment may take to become healthy."
+    )
+    rollback_verify_seconds: float = Field(
+        60.0, gt=0, description="How long a rollback is retried until the endpoint reads back."
+    )
+    shadow_min_agreement: Fraction | None = Field(
+        None,
+        description="Shadow strategy: fail when shadow and live predictions agree on less than "
+        "this share of rows (default: report agreement only).",
+    )
     analysis: AnalysisSettings = Field(default=_SECTION_DEFAULT)
     azureml: AzureDeploySettings | None = None
 

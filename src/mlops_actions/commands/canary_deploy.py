@@ -33,16 +33,16 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ready-timeout",
         type=float,
-        default=300.0,
         metavar="SECONDS",
-        help="How long the new deployment may take to become healthy (default 300).",
+        help="How long the new deployment may take to become healthy "
+        "(default: deploy.ready_timeout_seconds, 300).",
     )
     parser.add_argument(
         "--min-agreement",
         type=float,
         metavar="SHARE",
         help="Shadow strategy: fail when shadow and live predictions agree on less than this "
-        "share (0–1) of holdout rows (default: report agreement only).",
+        "share (0–1) of holdout rows (default: deploy.shadow_min_agreement).",
     )
 
 
@@ -50,7 +50,7 @@ def _run(ctx: Context) -> StepResult:
     from mlops_actions.steps.canary_deploy import canary_deploy
 
     args = ctx.args
-    if args.ready_timeout <= 0:
+    if args.ready_timeout is not None and args.ready_timeout <= 0:
         raise InputError(f"--ready-timeout must be > 0, got {args.ready_timeout:g};")
     if args.min_agreement is not None and not 0 <= args.min_agreement <= 1:
         raise InputError(f"--min-agreement must be between 0 and 1, got {args.min_agreement:g};")
@@ -62,8 +62,13 @@ def _run(ctx: Context) -> StepResult:
     result = canary_deploy(
         settings,
         model_version=args.model_version,
-        ready_timeout_seconds=args.ready_timeout,
-        min_agreement=args.min_agreement,
+        ready_timeout_seconds=args.ready_timeout or settings.deploy.ready_timeout_seconds,
+        min_agreement=(
+            args.min_agreement
+            if args.min_agreement is not None
+            else settings.deploy.shadow_min_agreement
+        ),
+        rollback_verify_seconds=settings.deploy.rollback_verify_seconds,
     )
     return to_step_result(result)
 
