@@ -109,3 +109,48 @@ def test_pipeline_with_bad_config_exits_2(tmp_path: Path, mlops) -> None:  # typ
     result = mlops("pipeline", "run", "--config", str(tmp_path / "mlops.yaml"))
     assert result.code == 2
     assert "required key is missing" in result.err
+
+
+@pytest.mark.slow
+def test_pipeline_rolls_back_a_model_too_slow_to_serve(example: Path, mlops) -> None:  # type: ignore[no-untyped-def]
+    config_file = example / "mlops.yaml"
+    # A weaker first champion (under a lower floor), so that the slow model is better offline.
+    # Generous latency limits, so that only the slow model breaks them on a loaded machine, and
+    # five parity rows, so that its smoke test stays short.
+    text = config_file.read_text().replace("roc_auc: 0.7", "roc_auc: 0.6")
+    text = text.replace("max_p95_latency_ms: 250", "max_p95_latency_ms: 1000")
+    text = text.replace("latency_budget_ms: 500", "latency_budget_ms: 1000\n  parity_rows: 5")
+    config_file.write_text(text)
+    config = str(config_file)
+    first = mlops(
+        "pipeline", "run", "--approve", "--config", config, "--json",
+        "--param", "drop-features=late_payments_12m",
+    )  # fmt: skip
+    assert first.code == 0, first.err[-3000:]
+    assert json.loads(first.out)["canary-deploy.outcome"] == "promoted"
+
+    # Better offline, 1.5 s per prediction when served: over the smoke test's 1 s budget.
+    slow = mlops(
+        "pipeline", "run", "--approve", "--config", config, "--json",
+        "--param", "serving-delay-ms=1500",
+    )  # fmt: skip
+    assert slow.code == 1, slow.err[-3000:]
+    outputs = json.loads(slow.out)
+    assert outputs["compare-champion.is-better"] is True
+    assert outputs["register.model-version"] == "2"
+    assert outputs["steps"]["canary-deploy"] == "failed"
+    assert outputs["steps"]["smoke-test"] == "skipped"
+    assert outputs["canary-deploy.outcome"] == "rolled-back"
+    assert "smoke test of credit-default-v2 failed: p95 latency" in outputs["canary-deploy.reason"]
+    assert outputs["canary-deploy.final-traffic"] == {"credit-default-v1": 100}
+
+    import mlflow
+
+    uri = f"sqlite:///{example / '.mlops' / 'mlflow.db'}"
+    client = mlflow.MlflowClient(uri, uri)
+    assert str(client.get_model_version_by_alias("credit-default", "champion").version) == "1"
+    assert {str(v.version) for v in client.search_model_versions("name='credit-default'")} == {
+        "1",
+        "2",
+    }
+    assert not _endpoint_running(example)

@@ -64,6 +64,12 @@ def main() -> None:
     parser.add_argument(
         "--drop-features", default="", help="comma-separated numeric features the model ignores"
     )
+    parser.add_argument(
+        "--serving-delay-ms",
+        type=float,
+        default=0.0,
+        help="demo of a broken model: every prediction takes this much longer (slow_model.py)",
+    )
     args = parser.parse_args()
 
     frame = pd.read_csv(args.train)
@@ -102,6 +108,16 @@ def main() -> None:
         )
         mlflow.log_metrics(metrics)
         sample = X.head(5)
+        served: object = model
+        code_paths: list[str] | None = None
+        trusted: list[str] | None = None
+        if args.serving_delay_ms > 0:
+            from slow_model import SlowModel
+
+            served = SlowModel(model, args.serving_delay_ms)
+            code_paths = [str(Path(__file__).with_name("slow_model.py"))]
+            trusted = ["slow_model.SlowModel"]
+            mlflow.log_param("serving_delay_ms", args.serving_delay_ms)
         # Explicit requirements: inferring them costs seconds and can differ between machines.
         requirements = [
             f"mlflow=={mlflow.__version__}",
@@ -110,11 +126,13 @@ def main() -> None:
             f"numpy=={np.__version__}",
         ]
         info = mlflow.sklearn.log_model(
-            model,
+            served,
             name="model",
             signature=infer_signature(sample, model.predict(sample)),
             input_example=sample,
             pip_requirements=requirements,
+            code_paths=code_paths,
+            skops_trusted_types=trusted,
         )
     print(f"logged {info.model_uri} with val_roc_auc={metrics['val_roc_auc']:.4f}")
 

@@ -242,9 +242,7 @@ class ProbeSettings(_Section):
 class AzureDeploySettings(_Section):
     """Managed online endpoint settings."""
 
-    workspace: AzureWorkspace | None = Field(
-        None, description="Default: train.azureml.workspace."
-    )
+    workspace: AzureWorkspace | None = Field(None, description="Default: train.azureml.workspace.")
     instance_type: str = "Standard_DS3_v2"
     instance_count: int = Field(1, gt=0)
     environment: str | None = Field(

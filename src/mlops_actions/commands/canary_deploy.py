@@ -174,6 +174,15 @@ COMMAND = Command(
     "Deploy with smoke, shadow and canary phases",
     _add_arguments,
     _run,
+    outputs=(
+        ("outcome", "promoted or rolled-back"),
+        ("reason", "one sentence: why"),
+        ("final-traffic", "the live split read back from the endpoint, JSON {deployment: percent}"),
+        ("endpoint-url", "the endpoint's scoring URL"),
+        ("deployment", "the new deployment (e.g. model-v3)"),
+        ("model-version", "the deployed version"),
+        ("previous-deployment", "the deployment that served before (the rollback target)"),
+    ),
     description="Create the new deployment at 0 %, smoke-test it, then roll it out by "
     "deploy.strategy (shadow, canary steps, blue-green, direct) with automatic, verified "
     "rollback; on success move the registry alias champion to the new version.",

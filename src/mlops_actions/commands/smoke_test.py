@@ -143,6 +143,14 @@ COMMAND = Command(
     "Smoke-test a deployment, including prediction parity",
     _add_arguments,
     _run,
+    outputs=(
+        ("passed", "true when every check passed"),
+        ("failures", "number of failed checks"),
+        ("p95-latency-ms", "p95 latency of the smoke requests in ms"),
+        ("parity-max-diff", "largest |served - offline| difference (empty when not checked)"),
+        ("deployment", "the tested deployment"),
+        ("model-version", "the version it serves"),
+    ),
     description="Call one deployment directly: schema against the model signature, golden "
     "cases from smoke.cases, a p95 latency budget, and prediction parity with the registered "
     "model's offline predictions on holdout rows (training/serving skew).",
