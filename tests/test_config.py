@@ -189,6 +189,11 @@ BAD: list[tuple[str, str | bytes, list[str]]] = [
         ["model.name", "should match pattern"],
     ),
     (
+        "azureml deploy backend without a workspace",
+        GOOD + "deploy:\n  backend: azureml\n",
+        ["deploy.backend", "needs a workspace"],
+    ),
+    (
         "azureml backend without settings",
         GOOD + "train:\n  backend: azureml\n",
         ["train.backend", "needs train.azureml"],

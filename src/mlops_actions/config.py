@@ -596,6 +596,19 @@ def _cross_checks(settings: Settings) -> list[tuple[tuple[str | int, ...], str, 
                 "add train.azureml with compute (or instance_type) and workspace.",
             )
         )
+    deploy = settings.deploy
+    if deploy.backend == "azureml" and not (
+        (deploy.azureml and deploy.azureml.workspace)
+        or (settings.train.azureml and settings.train.azureml.workspace)
+    ):
+        problems.append(
+            (
+                ("deploy", "backend"),
+                "backend 'azureml' needs a workspace;",
+                "add deploy.azureml.workspace (subscription_id, resource_group, workspace) "
+                "or train.azureml.workspace.",
+            )
+        )
     return problems
 
 

@@ -8,6 +8,7 @@ approval is refused. The local endpoint is stopped at the end unless asked to ke
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ class StepStatus:
     state: str  # "done", "failed", "skipped"
     detail: str
     outputs: dict[str, object] = field(default_factory=dict)
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -88,14 +90,16 @@ def run_pipeline(
                 record(StepStatus(step, "failed", "deployment not approved"))
                 stopped = True
             continue
+        started = time.perf_counter()
         result = run_step(step, _argv_for(step, context, options), options)
+        seconds = round(time.perf_counter() - started, 2)
         context.update({f"{step}.{k}": v for k, v in result.outputs.items()})
         if options.report_dir is not None and result.summary:
             from mlops_actions.github.runtime import report_dir_file
 
             report_dir_file(options.report_dir, f"{step}.md", result.summary)
         state = "done" if result.passed else "failed"
-        record(StepStatus(step, state, result.message, dict(result.outputs)))
+        record(StepStatus(step, state, result.message, dict(result.outputs), seconds))
         stopped = not result.passed
     return statuses
 

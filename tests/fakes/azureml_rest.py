@@ -18,7 +18,19 @@ Hosts routed (all over ``https://``):
   regenerateKeys, token), online deployments (+ getLogs, skus), long-running operation URLs.
 * ``<region>.api.azureml.ms``: ``/discovery`` and run history (``runs/{id}``, ``/details``,
   ``/children``).
-* ``<endpoint>.<region>.inference.ml.azure.com``: ``POST /score`` (key auth, traffic, faults).
+* ``<endpoint>.<region>.inference.ml.azure.com``: ``POST /score`` (key auth, traffic, mirror,
+  faults). Handlers run outside the fake's lock, so a slow model does not stall anything else;
+  every answer is appended to ``fake.scoring_log`` (endpoint, deployment, mirrored, status, time,
+  latency_ms, request_id, the deployment header the request carried).
+* ``<region>.metrics.monitor.azure.com``: the Azure Monitor metrics batch API
+  (``POST /subscriptions/{sub}/metrics:getBatch``) for online endpoints, computed from
+  ``scoring_log``: ``RequestsPerMinute`` by deployment / statusCode / statusCodeClass /
+  modelStatusCode and ``RequestLatency_P50/P90/P95/P99`` by deployment.
+
+Faults: ``fail_deployment`` (an operation that ends Failed with a code: DeploymentFailed,
+OutOfQuota, ResourceNotReady...), ``stall_deployment`` (never ready; deleting it cancels the
+operation), ``fail_endpoint``, ``inject_scoring_fault`` (408/424/429/5xx answers),
+``rotate_endpoint_keys`` (old keys get 401), ``fail_metrics`` / ``restore_metrics``.
 
 Anything else answers 404 and is appended to ``fake.unhandled``; every request is appended to
 ``fake.requests``.  Long-running operations answer ``Retry-After-ms`` only: azure-core reads
@@ -40,12 +52,13 @@ import io
 import json
 import random
 import re
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import requests
@@ -71,6 +84,8 @@ __all__ = [
 ]
 
 ARM_HOST = "management.azure.com"
+METRICS_HOST_SUFFIX = ".metrics.monitor.azure.com"
+ONLINE_ENDPOINT_METRICS = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
 LOOPBACK_SCORING_PREFIX = "/_scoring"
 PROVIDER = "Microsoft.MachineLearningServices"
 TERMINAL_JOB_STATUSES = frozenset({"Completed", "Failed", "Canceled", "NotResponding", "Paused"})
@@ -183,6 +198,7 @@ class _Operation:
     on_failure: Callable[[], None] | None = None
     error: dict[str, Any] | None = None  # {"code":..., "message":...} when it ends Failed
     status: str = "InProgress"
+    target: tuple[str, str] | None = None  # (endpoint, deployment) the operation updates
     start: str = field(default_factory=_now)
     end: str | None = None
 
@@ -210,6 +226,32 @@ class _ScoringFault:
     body: Any
     headers: dict[str, str]
     times: int | None
+
+
+@dataclass
+class _MetricsFault:
+    status: int
+    code: str
+    message: str
+    times: int | None
+
+
+@dataclass
+class _PendingScoring:
+    """A routed scoring request, answered outside the fake's lock (a slow model must not stall
+    the control plane, the metrics API or the other scoring requests)."""
+
+    fake: FakeAzureML
+    endpoint: str
+    request: RecordedRequest
+    target: str
+    mirror: str | None
+
+    def run(self) -> FakeResponse:
+        if self.mirror is not None:
+            # ASSUMPTION: the service mirrors asynchronously; here the copy is scored first.
+            self.fake._score(self.endpoint, self.mirror, self.request, mirrored=True)
+        return self.fake._score(self.endpoint, self.target, self.request, mirrored=False)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -276,6 +318,7 @@ class FakeAzureML:
         self._deployment_faults: dict[tuple[str, str], _Fault] = {}
         self._scoring_handlers: dict[tuple[str, str], ScoringHandler] = {}
         self._scoring_faults: dict[tuple[str, str | None], list[_ScoringFault]] = {}
+        self._metrics_faults: list[_MetricsFault] = []
 
         self.add_datastore("workspaceblobstore", default=True)
         self.add_datastore("workspaceartifactstore")
@@ -636,9 +679,43 @@ class FakeAzureML:
         with self.lock:
             self._endpoint_faults[endpoint] = _Fault(code, message, polls, persistent)
 
+    def stall_deployment(self, endpoint: str, deployment: str) -> None:
+        """Make the next create/update of ``endpoint/deployment`` stay ``Creating``/``Updating``
+        until the deployment is deleted (which cancels the operation), like a container that
+        never passes its readiness probe."""
+        with self.lock:
+            self._deployment_faults[(endpoint, deployment)] = _Fault(
+                "Canceled", "The deployment operation was canceled.", polls=10**9
+            )
+
     def set_deployment_logs(self, endpoint: str, deployment: str, text: str) -> None:
         with self.lock:
             self.deployment_logs[(endpoint, deployment)] = text
+
+    def rotate_endpoint_keys(self, endpoint: str) -> None:
+        """Replace both keys of ``endpoint`` (as `regenerateKeys` twice): old keys get 401."""
+        with self.lock:
+            self.endpoint_keys[endpoint] = {
+                "primaryKey": uuid.uuid4().hex,
+                "secondaryKey": uuid.uuid4().hex,
+            }
+
+    def fail_metrics(
+        self,
+        status: int = 503,
+        code: str = "ServiceUnavailable",
+        message: str = "The metrics service is temporarily unavailable.",
+        *,
+        times: int | None = 1,
+    ) -> None:
+        """Make the next ``times`` Azure Monitor metrics queries (``None``: all) fail."""
+        with self.lock:
+            self._metrics_faults.append(_MetricsFault(status, code, message, times))
+
+    def restore_metrics(self) -> None:
+        """Drop every pending metrics fault."""
+        with self.lock:
+            self._metrics_faults.clear()
 
     # ---------------------------------------------------------------- scoring
 
@@ -728,23 +805,27 @@ class FakeAzureML:
             except (ValueError, UnicodeDecodeError):
                 parsed = None
         rec = RecordedRequest(method.upper(), url, host, path, query, hdrs, body, parsed)
+        routed: FakeResponse | _PendingScoring | None
         with self.lock:
             self.requests.append(rec)
             try:
-                resp = self._route(rec)
+                routed = self._route(rec)
             except HttpError as exc:
-                resp = FakeResponse(exc.status, _error_body(exc.code, exc.message, inner=exc.inner))
-            if resp is None:
+                routed = FakeResponse(
+                    exc.status, _error_body(exc.code, exc.message, inner=exc.inner)
+                )
+            if routed is None:
                 self.unhandled.append(rec)
-                resp = FakeResponse(
+                routed = FakeResponse(
                     404, _error_body("NoRoute", f"fake Azure ML has no route for {method} {url}")
                 )
+        resp = routed.run() if isinstance(routed, _PendingScoring) else routed
         resp.headers.setdefault("x-ms-request-id", str(uuid.uuid4()))
         if resp.body is not None and not isinstance(resp.body, bytes | str):
             resp.headers.setdefault("Content-Type", "application/json; charset=utf-8")
         return resp
 
-    def _route(self, req: RecordedRequest) -> FakeResponse | None:
+    def _route(self, req: RecordedRequest) -> FakeResponse | _PendingScoring | None:
         if self.loopback_base and urlsplit(req.url).netloc == urlsplit(self.loopback_base).netloc:
             return self._route_loopback(req)
         if req.host == ARM_HOST:
@@ -753,6 +834,9 @@ class FakeAzureML:
         if req.host == self.api_host:
             self._check_bearer(req)
             return self._route_regional(req)
+        if req.host.endswith(METRICS_HOST_SUFFIX):
+            self._check_bearer(req)
+            return self._route_metrics(req, req.host[: -len(METRICS_HOST_SUFFIX)])
         m = re.fullmatch(
             rf"([a-z0-9-]+)\.{re.escape(self.location)}\.inference\.ml\.azure\.com", req.host
         )
@@ -760,7 +844,7 @@ class FakeAzureML:
             return self._route_scoring(m.group(1), req)
         return None
 
-    def _route_loopback(self, req: RecordedRequest) -> FakeResponse | None:
+    def _route_loopback(self, req: RecordedRequest) -> FakeResponse | _PendingScoring | None:
         """One host serves everything: dispatch on the path instead."""
         if req.path.startswith(LOOPBACK_SCORING_PREFIX + "/"):
             rest = req.path[len(LOOPBACK_SCORING_PREFIX) + 1 :]
@@ -771,6 +855,8 @@ class FakeAzureML:
         self._check_bearer(req)
         if req.path == "/discovery" or req.path.startswith("/history/"):
             return self._route_regional(req)
+        if self._METRICS_RE.fullmatch(req.path):
+            return self._route_metrics(req, self.location)
         return self._route_arm(req)
 
     def _check_bearer(self, req: RecordedRequest) -> None:
@@ -1368,7 +1454,12 @@ class FakeAzureML:
                 dep["properties"]["provisioningState"] = "Failed"
 
         return self._start_operation(
-            ok, failed, status=200 if existing is not None else 201, body=rest, fault=fault
+            ok,
+            failed,
+            status=200 if existing is not None else 201,
+            body=rest,
+            fault=fault,
+            target=(ep, name),
         )
 
     def _validate_deployment_refs(self, props: dict[str, Any]) -> None:
@@ -1397,6 +1488,11 @@ class FakeAzureML:
                 "set it to 0 before deleting.",
             )
         self.deployments[ep][name]["properties"]["provisioningState"] = "Deleting"
+        # ASSUMPTION: deleting a deployment ends its pending create/update as Canceled.
+        for op in self.operations.values():
+            if op.target == (ep, name) and op.status == "InProgress":
+                op.status, op.end = "Canceled", _now()
+                op.error = {"code": "Canceled", "message": f"Deployment {name} was deleted."}
 
         def done() -> None:
             self.deployments.get(ep, {}).pop(name, None)
@@ -1433,6 +1529,7 @@ class FakeAzureML:
         body: Any = None,
         fault: _Fault | None = None,
         location: bool = False,
+        target: tuple[str, str] | None = None,
     ) -> FakeResponse:
         op_id = f"{uuid.uuid4()}"
         op = _Operation(
@@ -1441,6 +1538,7 @@ class FakeAzureML:
             on_success=on_success,
             on_failure=on_failure,
             error={"code": fault.code, "message": fault.message} if fault else None,
+            target=target,
         )
         self.operations[op_id] = op
         status_url, result_url = self._op_urls(op_id)
@@ -1483,7 +1581,7 @@ class FakeAzureML:
         }
         if op.end:
             body["endTime"] = op.end
-        if op.status == "Failed" and op.error:
+        if op.status in ("Failed", "Canceled") and op.error:
             body["error"] = {**op.error, "details": []}
         headers = self._retry_headers() if op.status == "InProgress" else {}
         return FakeResponse(200, body, headers)
@@ -1577,7 +1675,9 @@ class FakeAzureML:
 
     # ---------------------------------------------------------------- scoring host
 
-    def _route_scoring(self, ep: str, req: RecordedRequest) -> FakeResponse | None:
+    def _route_scoring(
+        self, ep: str, req: RecordedRequest
+    ) -> FakeResponse | _PendingScoring | None:
         if req.path != "/score" or req.method != "POST":
             return None
         endpoint = self.endpoints.get(ep)
@@ -1611,9 +1711,7 @@ class FakeAzureML:
             for dep, pct in (props.get("mirrorTraffic") or {}).items():
                 if dep in deps and self.rng.random() * 100 < pct:
                     mirror_target = dep
-        if mirror_target is not None:
-            self._invoke(ep, mirror_target, req, mirrored=True)
-        return self._invoke(ep, target, req, mirrored=False)
+        return _PendingScoring(self, ep, req, target, mirror_target)
 
     def _take_scoring_fault(self, ep: str, dep: str) -> _ScoringFault | None:
         for key in ((ep, dep), (ep, None)):
@@ -1627,28 +1725,241 @@ class FakeAzureML:
                 return fault
         return None
 
-    def _invoke(self, ep: str, dep: str, req: RecordedRequest, *, mirrored: bool) -> FakeResponse:
-        headers = {"azureml-model-deployment": dep}
-        entry: dict[str, Any] = {
-            "endpoint": ep,
-            "deployment": dep,
-            "mirrored": mirrored,
-            "body": req.json,
-        }
-        fault = self._take_scoring_fault(ep, dep)
-        state = self.deployments[ep][dep]["properties"].get("provisioningState")
+    def _score(self, ep: str, dep: str, req: RecordedRequest, *, mirrored: bool) -> FakeResponse:
+        """One deployment answers one request; called without the lock held."""
+        # ASSUMPTION: the service answers with the request's x-request-id (or a new one) and
+        # echoes x-ms-client-request-id.
+        request_id = req.headers.get("x-request-id") or str(uuid.uuid4())
+        headers = {"azureml-model-deployment": dep, "x-request-id": request_id}
+        if req.headers.get("x-ms-client-request-id"):
+            headers["x-ms-client-request-id"] = req.headers["x-ms-client-request-id"]
+        received = time.time()
+        started = time.perf_counter()
+        with self.lock:
+            fault = self._take_scoring_fault(ep, dep)
+            deployment = self.deployments.get(ep, {}).get(dep)
+            state = deployment["properties"].get("provisioningState") if deployment else None
+            handler = self._scoring_handlers.get((ep, dep)) or self.default_scoring_handler(dep)
         if fault is not None:
             resp = FakeResponse(fault.status, fault.body, {**headers, **fault.headers})
         elif state != "Succeeded":
             resp = FakeResponse(503, {"message": f"Deployment {dep} is {state}."}, headers)
         else:
-            handler = self._scoring_handlers.get((ep, dep)) or self.default_scoring_handler(dep)
             result = handler(req.json, dict(req.headers))
             extra = result[2] if len(result) > 2 else {}
             resp = FakeResponse(result[0], result[1], {**headers, **extra})
-        entry["status"] = resp.status
-        self.scoring_log.append(entry)
+        entry: dict[str, Any] = {
+            "endpoint": ep,
+            "deployment": dep,
+            "mirrored": mirrored,
+            "body": req.json,
+            "status": resp.status,
+            "time": received,
+            "latency_ms": (time.perf_counter() - started) * 1000,
+            "request_id": request_id,
+            "deployment_header": req.headers.get("azureml-model-deployment"),
+        }
+        with self.lock:
+            self.scoring_log.append(entry)
         return resp
+
+    # ---------------------------------------------------------------- Azure Monitor metrics
+
+    _METRICS_RE = re.compile(r"/subscriptions/(?P<sub>[^/]+)/metrics:getBatch", re.IGNORECASE)
+    # metric -> (unit, dimensions); names as Azure Monitor lists them for online endpoints
+    _ENDPOINT_METRICS: ClassVar[dict[str, tuple[str, tuple[str, ...]]]] = {
+        "RequestsPerMinute": (
+            "Count",
+            ("deployment", "statusCode", "statusCodeClass", "modelStatusCode"),
+        ),
+        **{f"RequestLatency_P{q}": ("MilliSeconds", ("deployment",)) for q in (50, 90, 95, 99)},
+    }
+
+    def _route_metrics(self, req: RecordedRequest, region: str) -> FakeResponse | None:
+        """``POST /subscriptions/{sub}/metrics:getBatch``: the metrics batch API (the one
+        ``azure.monitor.querymetrics.MetricsClient.query_resources`` calls), computed from
+        ``scoring_log``: one bin per ``interval`` from ``starttime``; RequestsPerMinute is the
+        request count of the bin, RequestLatency_PNN the nearest-rank percentile of the bin's
+        latencies (bins without requests have no latency value)."""
+        m = self._METRICS_RE.fullmatch(req.path)
+        if not m or req.method != "POST":
+            return None
+        if m.group("sub") != self.subscription_id:
+            raise HttpError(
+                404, "SubscriptionNotFound", f"Subscription {m.group('sub')} not found."
+            )
+        fault = self._metrics_faults[0] if self._metrics_faults else None
+        if fault is not None:
+            if fault.times is not None:
+                fault.times -= 1
+                if fault.times <= 0:
+                    self._metrics_faults.pop(0)
+            raise HttpError(fault.status, fault.code, fault.message)
+        q = req.query
+        if region.lower() != self.location.lower():
+            raise HttpError(
+                400, "BadRequest", f"The resources are in {self.location}, not in {region}."
+            )
+        namespace = q.get("metricnamespace", "")
+        if namespace.lower() != ONLINE_ENDPOINT_METRICS.lower():
+            raise HttpError(400, "BadRequest", f"Unsupported metric namespace {namespace!r}.")
+        names = [n for n in q.get("metricnames", "").split(",") if n]
+        for name in names:
+            if name not in self._ENDPOINT_METRICS:
+                raise HttpError(
+                    400, "BadRequest", f"Metric {name} is not supported for {namespace}."
+                )
+        try:
+            start = _parse_time(q["starttime"])
+            end = _parse_time(q["endtime"])
+        except (KeyError, ValueError):
+            raise HttpError(400, "BadRequest", "starttime and endtime are required.") from None
+        step = _parse_duration(q.get("interval") or "PT1M")
+        aggregations = [a.lower() for a in (q.get("aggregation") or "average").split(",")]
+        wanted = _parse_filter(q.get("filter") or "")
+        values = []
+        for resource_id in (req.json or {}).get("resourceids") or []:
+            ep = self._endpoint_by_id(str(resource_id))
+            entries = [
+                e for e in self.scoring_log if e["endpoint"] == ep and start <= e["time"] < end
+            ]
+            metrics = [
+                self._metric_rest(
+                    resource_id, name, entries, wanted, start, end, step, aggregations
+                )
+                for name in names
+            ]
+            values.append(
+                {
+                    "starttime": q["starttime"],
+                    "endtime": q["endtime"],
+                    "interval": _format_duration(step),
+                    "namespace": namespace,
+                    "resourceregion": self.location,
+                    "resourceid": resource_id,
+                    "value": metrics,
+                }
+            )
+        return FakeResponse(200, {"values": values})
+
+    def _endpoint_by_id(self, resource_id: str) -> str:
+        for name, rest in self.endpoints.items():
+            if rest["id"].lower() == resource_id.lower():
+                return name
+        raise HttpError(404, "ResourceNotFound", f"Resource {resource_id} not found.")
+
+    def _metric_rest(
+        self,
+        resource_id: str,
+        name: str,
+        entries: list[dict[str, Any]],
+        wanted: dict[str, str],
+        start: float,
+        end: float,
+        step: float,
+        aggregations: list[str],
+    ) -> dict[str, Any]:
+        unit, dimensions = self._ENDPOINT_METRICS[name]
+        known = {d.lower(): d for d in dimensions}
+        for dim in wanted:
+            if dim not in known:
+                raise HttpError(
+                    400, "BadRequest", f"Metric {name} has no dimension {dim!r} to filter on."
+                )
+        split = [known[d] for d, v in wanted.items() if v == "*"]
+        fixed = {known[d]: v for d, v in wanted.items() if v != "*"}
+
+        def dims(entry: dict[str, Any]) -> dict[str, str]:
+            status = int(entry["status"])
+            return {
+                "deployment": entry["deployment"],
+                "statusCode": str(status),
+                "statusCodeClass": f"{status // 100}xx",
+                "modelStatusCode": str(status),
+            }
+
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for entry in entries:
+            values = dims(entry)
+            if all(values[d].lower() == v.lower() for d, v in fixed.items()):
+                groups.setdefault(tuple(values[d] for d in split), []).append(entry)
+        if not split and not groups:
+            groups[()] = []
+        bins = max(1, int((end - start) // step) + (1 if (end - start) % step else 0))
+        timeseries = []
+        for key, members in sorted(groups.items()):
+            data = []
+            for i in range(bins):
+                lo = start + i * step
+                inside = [e for e in members if lo <= e["time"] < lo + step]
+                point: dict[str, Any] = {
+                    "timeStamp": _dt.datetime.fromtimestamp(lo, _dt.UTC).strftime(
+                        "%Y-%m-%dT%H:%M:%SZ"
+                    )
+                }
+                if name == "RequestsPerMinute":
+                    value: float | None = float(len(inside))
+                else:
+                    latencies = sorted(e["latency_ms"] for e in inside)
+                    value = _nearest_rank(latencies, int(name.rsplit("_P", 1)[1]))
+                if value is not None:
+                    for agg in aggregations:
+                        point[agg] = value if agg != "count" else float(bool(inside))
+                data.append(point)
+            timeseries.append(
+                {
+                    "metadatavalues": [
+                        {"name": {"value": d, "localizedValue": d}, "value": v}
+                        for d, v in zip(split, key, strict=True)
+                    ],
+                    "data": data,
+                }
+            )
+        return {
+            "id": f"{resource_id}/providers/Microsoft.Insights/metrics/{name}",
+            "type": "Microsoft.Insights/metrics",
+            "name": {"value": name, "localizedValue": name},
+            "displayDescription": "",
+            "unit": unit,
+            "timeseries": timeseries,
+            "errorCode": "Success",
+        }
+
+
+def _parse_time(text: str) -> float:
+    return _dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "+")).timestamp()
+
+
+def _parse_duration(text: str) -> float:
+    m = re.fullmatch(r"PT(?:(\d+)H)?(?:(\d+)M)?(?:([\d.]+)S)?", text.upper())
+    if not m or not any(m.groups()):
+        raise HttpError(400, "BadRequest", f"Invalid interval {text!r}.")
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in m.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def _format_duration(seconds: float) -> str:
+    if seconds % 60 == 0:
+        return f"PT{int(seconds // 60)}M"
+    return f"PT{seconds:g}S"
+
+
+def _parse_filter(text: str) -> dict[str, str]:
+    """``dim eq 'value' and dim2 eq '*'`` -> {dim: value} (lower-cased names; no ``or``)."""
+    wanted: dict[str, str] = {}
+    for clause in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE) if text.strip() else []:
+        m = re.fullmatch(r"\s*(\w+)\s+eq\s+'([^']*)'\s*", clause, re.IGNORECASE)
+        if not m:
+            raise HttpError(400, "BadRequest", f"Unsupported filter clause {clause!r}.")
+        wanted[m.group(1).lower()] = m.group(2)
+    return wanted
+
+
+def _nearest_rank(ordered: list[float], q: int) -> float | None:
+    if not ordered:
+        return None
+    rank = max(1, -(-q * len(ordered) // 100))
+    return ordered[min(rank, len(ordered)) - 1]
 
 
 def _version_key(v: str) -> tuple[int, int | str]:
@@ -1881,7 +2192,13 @@ def serve_https(fake: FakeAzureML, directory: str) -> Iterator[LoopbackServer]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            # a client that gave up (timed out) before the answer: nothing to report
+            if not isinstance(sys.exc_info()[1], ConnectionError | ssl.SSLError):
+                super().handle_error(request, client_address)
+
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_path, key_path)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import logging
 import math
 import platform
 import re
@@ -31,6 +30,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Literal, TextIO
 
+from mlops_actions.backends.azureml_common import auth_failure as _auth_failure
+from mlops_actions.backends.azureml_common import first_line as _first_line
+from mlops_actions.backends.azureml_common import is_quota_error, workspace_client
+from mlops_actions.backends.azureml_common import quiet_sdk_notices as _quiet_sdk_notices
+from mlops_actions.backends.azureml_common import service_failure as _service_failure
+from mlops_actions.backends.azureml_common import service_message as _service_message
 from mlops_actions.backends.compute import TrainingJob, TrainingOutcome, format_param
 from mlops_actions.errors import BackendError, InputError
 
@@ -264,16 +269,7 @@ class _Interrupted(BaseException):
 
 def default_client(spec: AzureMLSpec) -> Any:
     """The production MLClient: DefaultAzureCredential (OIDC via azure/login in workflows)."""
-    from azure.ai.ml import MLClient
-    from azure.identity import DefaultAzureCredential
-
-    return MLClient(
-        DefaultAzureCredential(),
-        spec.subscription_id,
-        spec.resource_group,
-        spec.workspace,
-        enable_telemetry=False,
-    )
+    return workspace_client(spec.subscription_id, spec.resource_group, spec.workspace)
 
 
 class AzureMLCompute:
@@ -546,7 +542,7 @@ class AzureMLCompute:
             ) from None
         except HttpResponseError as exc:
             text = _service_message(exc)
-            if "quota" in text.lower() or "quota" in str(getattr(exc.error, "code", "")).lower():
+            if is_quota_error(exc):
                 where = self.spec.instance_type or self.spec.compute or "the compute"
                 raise BackendError(
                     f"Azure ML has no quota for this job: {text};",
@@ -680,25 +676,6 @@ def _input_kind(ref: str) -> tuple[str, str]:
     return ("uri_file" if "." in last and not ref.endswith("/") else "uri_folder"), ref
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "message", "") or exc).strip()
-    line = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
-    return line.rstrip(".")
-
-
-def _service_message(exc: BaseException) -> str:
-    """The service's own message of an Azure error (not the SDK's framing)."""
-    error = getattr(exc, "error", None)
-    message = getattr(error, "message", None)
-    if message:
-        return str(message).strip()
-    text = str(getattr(exc, "message", "") or exc)
-    details = re.search(r"\(\w+\)\s*(.+)", text)
-    if details:
-        return details.group(1).strip()
-    return " ".join(line.strip() for line in text.splitlines() if line.strip())[:500]
-
-
 def _job_error_message(exc: BaseException) -> str:
     """The error message inside the JSON that JobException carries."""
     text = str(getattr(exc, "message", "") or exc)
@@ -712,36 +689,6 @@ def _job_error_message(exc: BaseException) -> str:
         except (ValueError, AttributeError):
             pass
     return _first_line(exc)
-
-
-def _auth_failure(exc: BaseException) -> BackendError:
-    return BackendError(
-        f"Azure authentication failed: {_first_line(exc)};",
-        hint="in a workflow, run azure/login with OIDC (permissions: id-token: write) before this "
-        "step; locally, run `az login`.",
-    )
-
-
-def _service_failure(exc: BaseException, what: str) -> BackendError:
-    from azure.core.exceptions import ClientAuthenticationError
-
-    if isinstance(exc, ClientAuthenticationError):
-        return _auth_failure(exc)
-    return BackendError(
-        f"could not {what} on Azure ML: {_first_line(exc)};",
-        hint="check the workspace settings and the service status, then re-run.",
-    )
-
-
-def _quiet_sdk_notices() -> None:
-    # Notices the SDK logs for its own experimental classes and anonymous assets, and its
-    # activity log (which reports our "is there a job of that name?" lookup as an ERROR):
-    # nothing a user of this step can act on; our own messages say what matters.
-    for name in ("azure.ai.ml._utils._experimental", "azure.ai.ml._schema.assets"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    logging.getLogger("azure.ai.ml._telemetry").setLevel(logging.CRITICAL)
-    # azure.identity logs every credential it tried at WARNING; our error says what to do
-    logging.getLogger("azure.identity").setLevel(logging.ERROR)
 
 
 @contextmanager

@@ -376,8 +376,14 @@ def scoring_payload(
 def open_endpoint(settings: Settings, *, start: bool = True) -> Endpoint:
     """The endpoint that `deploy` settings name. The local one is started when `start` is true.
 
-    Raises EndpointError when the local endpoint is not running and `start` is false.
+    Raises EndpointError when the local endpoint is not running and `start` is false. With
+    `deploy.backend: azureml`, the Azure ML managed online endpoint `deploy.endpoint` (nothing is
+    sent until it is used; `start` does not apply); InputError when its workspace is not set.
     """
+    if settings.deploy.backend == "azureml":
+        from mlops_actions.backends.azureml_endpoint import AzureMLEndpoint
+
+        return AzureMLEndpoint.from_settings(settings)
     if settings.deploy.backend == "local":
         from mlops_actions.backends.local_endpoint import LocalEndpoint
 
@@ -391,5 +397,5 @@ def open_endpoint(settings: Settings, *, start: bool = True) -> Endpoint:
         return LocalEndpoint.connect(state_dir)
     raise InputError(
         f"deploy.backend {settings.deploy.backend!r} is not available in this version;",
-        hint="use `deploy.backend: local`.",
+        hint="use `deploy.backend: local` or `azureml`.",
     )

@@ -63,7 +63,8 @@ def _run(ctx: Context) -> StepResult:
 
     def show(status: StepStatus) -> None:
         detail = f" — {status.detail}" if status.detail else ""
-        sys.stderr.write(f"{_ICONS[status.state]} {status.step}: {status.state}{detail}\n")
+        took = f" ({status.seconds:.1f} s)" if status.seconds else ""
+        sys.stderr.write(f"{_ICONS[status.state]} {status.step}: {status.state}{took}{detail}\n")
         sys.stderr.flush()
 
     options = PipelineOptions(
@@ -105,6 +106,7 @@ def _run(ctx: Context) -> StepResult:
         "pipeline run",
         {
             "steps": {s.step: s.state for s in statuses},
+            "seconds": {s.step: s.seconds for s in statuses if s.seconds},
             "complete": complete,
             "report-dir": str(report_dir),
             **outputs,
