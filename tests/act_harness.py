@@ -170,3 +170,193 @@ def run_act(
         check=False,
     )
     return ActRun(proc.returncode, proc.stdout + proc.stderr)
+
+
+# ------------------------------------------------------------------ reusable workflows under act
+
+STUBS = REPO / "tests" / "act_stubs"
+STUB_PINS = {
+    "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1": "checkout",
+    "actions/setup-python@5fda3b95a4ea91299a34e894583c3862153e4b97": "setup-python",
+    "actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f": "upload-artifact",
+    "actions/download-artifact@3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c": "download-artifact",
+    "azure/login@f5d393ae46f8fde4be8b75f32e3fc50e654ad0ca": "azure-login",
+}
+"""The remote actions our reusable workflows pin, and the stub in tests/act_stubs for each."""
+MLOPS_ACTIONS_REF = "0" * 40
+"""The `mlops-actions-ref` a test caller passes; the checkout stub ignores it."""
+
+
+def stub_repositories() -> dict[str, Path]:
+    """`local_repositories` for `run_act`: every pinned remote action → its stub."""
+    return {pin: STUBS / name for pin, name in STUB_PINS.items()}
+
+
+@dataclass
+class ReusableWorkflowRun:
+    """Folders of one act run of callers of our reusable workflows (see `prepare_reusable_run`)."""
+
+    workspace: Path
+    checkouts: Path
+    """$MLOPS_TEST_CHECKOUT_ROOT: the checkout stub copies mlops-actions from here."""
+    artifacts: Path
+    """$MLOPS_TEST_ARTIFACTS: the upload/download-artifact stubs keep artifacts here by name."""
+    home: Path
+    """$HOME of the jobs (the local MLflow state of ml-pipeline lives under it)."""
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """`env` for `run_act`: the stubs' folders, the jobs' $HOME, the shared uv cache."""
+        return {
+            "MLOPS_TEST_CHECKOUT_ROOT": str(self.checkouts),
+            "MLOPS_TEST_ARTIFACTS": str(self.artifacts),
+            "HOME": str(self.home),
+            "UV_CACHE_DIR": str(Path.home() / ".cache" / "uv"),
+            **extra,
+        }
+
+
+def prepare_reusable_run(
+    root: Path,
+    callers: dict[str, str],
+    reusable: list[str],
+    files: dict[str, str | bytes] | None = None,
+) -> ReusableWorkflowRun:
+    """A workspace with `callers` and this repository's `reusable` workflows, under `root`.
+
+    mlops-actions is checked out (by the stub) from a copy of the workspace, so the actions run
+    with the test's files too; artifacts and $HOME are fresh folders.
+    """
+    workflows = dict(callers)
+    for name in reusable:
+        workflows[name] = (REPO / ".github" / "workflows" / name).read_text(encoding="utf-8")
+    workspace = make_workspace(root / "ws", workflows, files)
+    checkouts = root / "checkouts"
+    shutil.copytree(
+        workspace,
+        checkouts / "mlops-actions" / "mlops-actions",
+        ignore=shutil.ignore_patterns(".git"),
+    )
+    artifacts = root / "artifacts"
+    home = root / "home"
+    artifacts.mkdir()
+    home.mkdir()
+    return ReusableWorkflowRun(workspace, checkouts, artifacts, home)
+
+
+def _job_prefix(job: str) -> re.Pattern[str]:
+    return re.compile(rf"^\[(?:[^\]]*/)?{re.escape(job)}\s*\]\s+(.*)$")
+
+
+def job_started(run: ActRun, job: str) -> bool:
+    """Whether act ran any step of `job` (a job skipped by `if:` or `needs:` logs nothing)."""
+    pattern = _job_prefix(job)
+    return any(pattern.match(line) for line in run.log.splitlines())
+
+
+def job_annotations(run: ActRun, job: str, level: str = "error") -> list[str]:
+    """Messages of the `::<level>` annotations that `job` emitted."""
+    pattern = _job_prefix(job)
+    found = []
+    for line in run.log.splitlines():
+        match = pattern.match(line)
+        if match and (note := _ANNOTATION.search(match.group(1))) and note.group(1) == level:
+            found.append(note.group(3))
+    return found
+
+
+def job_outputs(run: ActRun, job: str) -> dict[str, str]:
+    """Outputs the steps of `job` set, as act logs them (`::set-output::`); when two steps set
+    the same name the later one wins; of a multi-line value only the first line."""
+    pattern = _job_prefix(job)
+    found = {}
+    for line in run.log.splitlines():
+        match = pattern.match(line)
+        if match and (body := match.group(1)).startswith("⚙"):
+            key, _, value = body.partition("::set-output:: ")[2].partition("=")
+            if key:
+                found[key] = value
+    return found
+
+
+def example_files(
+    example_data: dict[str, bytes], extra: dict[str, str | bytes] | None = None
+) -> dict[str, str | bytes]:
+    """`files` for a workspace: the generated example data and `extra` (paths relative to the
+    example), under examples/credit-default/."""
+    found: dict[str, str | bytes] = {**example_data, **(extra or {})}
+    return {f"examples/credit-default/{name}": content for name, content in found.items()}
+
+
+def example_project(
+    root: Path, example_data: dict[str, bytes], extra: dict[str, str | bytes] | None = None
+) -> Path:
+    """A copy of the example at `root` with the generated data and `extra` files, to run the
+    `mlops` steps in outside act (e.g. `seed_champion`)."""
+    shutil.copytree(
+        REPO / "examples" / "credit-default", root, ignore=shutil.ignore_patterns(".mlops", "data")
+    )
+    for name, content in {**example_data, **(extra or {})}.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return root
+
+
+def example_config(**changes: object) -> str:
+    """The example's mlops.yaml with top-level sections updated (`train={...}` merges)."""
+    import yaml
+
+    config = yaml.safe_load(
+        (REPO / "examples" / "credit-default" / "mlops.yaml").read_text(encoding="utf-8")
+    )
+    for section, value in changes.items():
+        if isinstance(value, dict) and isinstance(config.get(section), dict):
+            config[section] = _merged(config[section], value)
+        else:
+            config[section] = value
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def _merged(base: dict[str, object], change: dict[str, object]) -> dict[str, object]:
+    out = dict(base)
+    for key, value in change.items():
+        old = out.get(key)
+        out[key] = (
+            _merged(old, value) if isinstance(old, dict) and isinstance(value, dict) else value
+        )
+    return out
+
+
+def seed_champion(
+    project: Path, tracking_uri: str, *, config: str = "mlops.yaml", reports: Path
+) -> str:
+    """Train `project` with `config` and make that model champion in `tracking_uri`.
+
+    Runs the real steps (`mlops train`, `compare-champion`, `register`, `register --promote`);
+    a model the comparison rejects (a deliberately weak one) is registered with `--force`.
+    Returns the champion's version.
+    """
+    env = python_env(MLFLOW_TRACKING_URI=tracking_uri)
+
+    def mlops(*args: str) -> dict[str, object]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "mlops_actions", *args, "--config", config, "--json",
+             "--report-dir", str(reports)],
+            cwd=project, env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            raise RuntimeError(f"mlops {args[0]} failed ({proc.returncode}):\n{proc.stderr}")
+        result: dict[str, object] = json.loads(proc.stdout)
+        return result
+
+    model_uri = str(mlops("train")["model-uri"])
+    compared = mlops("compare-champion", "--candidate", model_uri, "--no-fail-if-worse")
+    force = [] if compared["is-better"] is True else ["--force", "--force-reason", "test seed"]
+    version = str(mlops("register", "--candidate", model_uri, *force)["model-version"])
+    promoted = mlops("register", "--promote", version)
+    if promoted.get("champion-version") != version:
+        raise RuntimeError(f"seeding did not make v{version} champion: {promoted}")
+    return version

@@ -110,16 +110,26 @@ def act_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("act-tool-cache")
 
 
-@pytest.fixture(scope="session")
-def example_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
-    """Generated example data (data/*.csv relative to the example), 2,000 training rows."""
+def _generated(out: Path, *extra: str) -> dict[str, bytes]:
     import subprocess
 
-    out = tmp_path_factory.mktemp("example-data")
+    script = str(EXAMPLE / "generate_data.py")
     subprocess.run(
-        [sys.executable, str(EXAMPLE / "generate_data.py"), "--out", str(out), "--rows", "2000"],
+        [sys.executable, script, "--out", str(out), "--rows", "2000", *extra],
         check=True,
         capture_output=True,
         env=python_env(),
     )
     return {f"data/{p.name}": p.read_bytes() for p in sorted(out.glob("*.csv"))}
+
+
+@pytest.fixture(scope="session")
+def example_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """Generated example data (data/*.csv relative to the example), 2,000 training rows."""
+    return _generated(tmp_path_factory.mktemp("example-data"))
+
+
+@pytest.fixture(scope="session")
+def drifted_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """Example data generated with `--drift 1.0` (data/*.csv): the current batch drifts."""
+    return _generated(tmp_path_factory.mktemp("drifted-data"), "--drift", "1.0")

@@ -3,14 +3,11 @@ dispatches retraining and opens the tracking issue through the GitHub API (a loc
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.act_harness import CHECKOUT_STEP, ORIGIN, make_workspace, run_act
-from tests.conftest import EXAMPLE, python_env
 from tests.fakes.github_api import FakeGitHub
 
 REPOSITORY = ORIGIN.removeprefix("https://github.com/").removesuffix(".git")
@@ -57,18 +54,15 @@ WORKFLOW = (
 
 @pytest.mark.act
 def test_drift_report_action_clean_then_drifted_with_dispatch(
-    tmp_path: Path, act_cache: Path, example_data: dict[str, bytes]
+    tmp_path: Path,
+    act_cache: Path,
+    example_data: dict[str, bytes],
+    drifted_data: dict[str, bytes],
 ) -> None:
-    drifted = tmp_path / "drifted"
-    subprocess.run(
-        [sys.executable, str(EXAMPLE / "generate_data.py"), "--out", str(drifted), "--rows", "2000",
-         "--drift", "1.0"],
-        check=True, capture_output=True, env=python_env(),
-    )  # fmt: skip
     files: dict[str, str | bytes] = {
         f"examples/credit-default/{name}": content for name, content in example_data.items()
     }
-    files["examples/credit-default/drifted/current.csv"] = (drifted / "current.csv").read_bytes()
+    files["examples/credit-default/drifted/current.csv"] = drifted_data["data/current.csv"]
     workspace = make_workspace(tmp_path / "ws", {"monitor.yml": WORKFLOW}, files)
     with FakeGitHub(allowed_tokens={"ghs_test"}) as github:
         github.add_repo(REPOSITORY)

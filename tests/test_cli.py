@@ -165,3 +165,15 @@ def test_required_flags_may_come_as_action_inputs(tmp_path, mlops, monkeypatch) 
     assert "arguments are required" not in given.err
     assert "config file not found" in given.err
     assert given.err.count(str(tmp_path / "none.yaml")) == 1
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("false", False), ("TRUE", True), ("", True)])
+def test_boolean_optional_inputs_read_true_and_false(monkeypatch, raw: str, expected) -> None:  # type: ignore[no-untyped-def]
+    # `fail-if-worse: "false"` must mean --no-fail-if-worse; empty keeps the default (true).
+    from mlops_actions.cli import apply_action_inputs, subcommands
+
+    _, parser = subcommands()["compare-champion"]
+    args = parser.parse_args(["--candidate", "models:/m-1"])
+    monkeypatch.setenv("MLOPS_INPUT_FAIL_IF_WORSE", raw)
+    apply_action_inputs(parser, args)
+    assert args.fail_if_worse is expected

@@ -123,6 +123,10 @@ def test_pr_evaluation_is_safe_for_forks() -> None:
     assert "secrets" not in reusable[True]["workflow_call"]
     steps = reusable["jobs"]["evaluate"]["steps"]
     assert not any("deploy" in s.get("uses", "") or "register" in s.get("uses", "") for s in steps)
+    # A fork's token is read-only: the comment and the status are only asked for same-repo PRs.
+    (compare,) = [s for s in steps if "compare-champion" in s.get("uses", "")]
+    same_repo = "${{ github.event.pull_request.head.repo.full_name == github.repository }}"
+    assert compare["with"]["pr-comment"] == compare["with"]["commit-status"] == same_repo
     caller = yaml.safe_load((REPO / "workflows" / "pr-evaluation.yml").read_text())
     assert list(caller[True]) == ["pull_request"]
     assert "secrets" not in caller["jobs"]["evaluate"]
@@ -154,3 +158,25 @@ def test_steps_pass_only_inputs_our_actions_declare(path: Path) -> None:
             action = yaml.safe_load((REPO / match.group(1) / "action.yml").read_text())
             unknown = set(step.get("with", {})) - set(action["inputs"])
             assert not unknown, f"{path.name}: {uses} has no input(s) {sorted(unknown)}"
+
+
+_LEVEL = {"none": 0, "read": 1, "write": 2}
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
+def test_callers_grant_what_the_reusable_jobs_ask_for(path: Path) -> None:
+    """GitHub refuses a reusable workflow whose jobs ask for more than the calling job grants
+    (act does not check this)."""
+    caller = yaml.safe_load(path.read_text())
+    for job in caller["jobs"].values():
+        uses = job.get("uses", "")
+        if "/.github/workflows/" not in uses:
+            continue
+        called = REPO / ".github" / "workflows" / uses.split("/.github/workflows/")[1].split("@")[0]
+        granted = job.get("permissions") or {}
+        for inner in yaml.safe_load(called.read_text())["jobs"].values():
+            for scope, level in (inner.get("permissions") or {}).items():
+                have = _LEVEL[granted.get(scope, "none")]
+                assert have >= _LEVEL[level], (
+                    f"{path.name} grants {scope}: {have}, {called.name} asks {level}"
+                )

@@ -152,7 +152,10 @@ def check_required(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
 
 
 def _convert_input(action: argparse.Action, raw: str) -> object:
-    if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+    if isinstance(
+        action,
+        (argparse._StoreTrueAction, argparse._StoreFalseAction, argparse.BooleanOptionalAction),
+    ):
         # The variable is named after the destination, so it carries the value itself:
         # MLOPS_INPUT_FAIL_IF_WORSE=false means what `--no-fail-if-worse` means.
         lowered = raw.lower()
