@@ -223,6 +223,7 @@ class AzureMLEndpoint(Endpoint):
     """An Azure ML managed online endpoint (see the module docstring and `Endpoint`)."""
 
     backend = "azureml"
+    inspect_hint = "`az ml online-endpoint show`"
 
     def __init__(
         self,

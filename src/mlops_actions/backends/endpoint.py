@@ -281,6 +281,8 @@ class Endpoint(ABC):
     """
 
     backend: str
+    inspect_hint: str
+    """Where a person looks at the endpoint's real state (for errors that need a human)."""
     name: str
 
     @property

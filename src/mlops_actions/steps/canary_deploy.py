@@ -608,13 +608,8 @@ class _Rollout:
                     f"ROLLBACK NOT VERIFIED after {attempt} attempts in "
                     f"{time.monotonic() - started:.0f} s: wanted {target} and no mirror, "
                     f"last read: {last}. The rollout failed because: {reason};",
-                    hint="the endpoint is in an unknown state: check "
-                    + (
-                        "`az ml online-endpoint show`"
-                        if self.deploy.backend == "azureml"
-                        else "`mlops endpoint status`"
-                    )
-                    + " and set traffic by hand.",
+                    hint=f"the endpoint is in an unknown state: check "
+                    f"{self.endpoint.inspect_hint} and set traffic by hand.",
                 )
             time.sleep(min(2.0, 0.1 * 2**attempt))
         self._phase("rollback", "passed", f"verified after {attempt} attempt(s)", started, target)

@@ -61,6 +61,7 @@ class LocalEndpoint(Endpoint):
     """
 
     backend = "local"
+    inspect_hint = "`mlops endpoint status`"
 
     def __init__(self, state_dir: Path, url: str, name: str = "local") -> None:
         self.paths = Paths(state_dir)
