@@ -338,6 +338,26 @@ def test_malformed_deploy_config_exits_2_and_changes_nothing(
     assert project.champion() == champion
 
 
+def test_a_missing_smoke_cases_file_exits_2_before_any_deployment(project: Project, mlops) -> None:  # type: ignore[no-untyped-def]
+    champion = project.champion()
+    before = {d.name for d in project.endpoint.list_deployments()}
+    version = project.store.version(MODEL, offset=0.4)
+    config = write_project(
+        project.folder,
+        project.store,
+        MODEL,
+        deploy=DEPLOY,
+        smoke=SMOKE.replace("cases.jsonl", "no-such-cases.jsonl"),
+        filename="no-cases.yaml",
+    )
+    run, _ = deploy(project, mlops, "--model-version", version, config=config)
+    assert run.code == 2, run.err  # bad configuration, not "rolled back"
+    assert "no-such-cases.jsonl does not exist" in run.err
+    assert {d.name for d in project.endpoint.list_deployments()} == before
+    assert project.endpoint.get_traffic() == TrafficSplit.only(champion[1])
+    assert project.champion() == champion
+
+
 def test_unknown_version_exits_2(project: Project, mlops) -> None:  # type: ignore[no-untyped-def]
     run = mlops("canary-deploy", "--config", str(project.config), "--model-version", "999")
     assert run.code == 2 and "has no version '999'" in run.err

@@ -4,6 +4,7 @@ registry, the CLI in-process, and PyGithub against the GitHub fake on pull_reque
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -431,3 +432,19 @@ def test_a_model_without_probabilities_fails_closed_on_auc(
     out = json.loads(by_accuracy.out)
     assert out["challenger-metrics"]["log_loss"] is None
     assert out["challenger-metrics"]["accuracy"] > 0.5
+
+
+def test_a_holdout_column_with_no_values_is_named_in_the_verdict(
+    mlops: Run, models: Trained, tmp_path: Path
+) -> None:
+    holdout = pd.read_csv(models.data / "holdout.csv")
+    holdout["income"] = float("nan")
+    holdout.to_csv(tmp_path / "holdout.csv", index=False)
+    config = write_config(tmp_path, models, unique_name("empty"), holdout=tmp_path / "holdout.csv")
+    result = mlops("compare-champion", "--config", str(config), "--candidate", models.good_uri)
+    assert result.code == 1, result.err
+    [line] = [x for x in result.err.splitlines() if "error:" in x]
+    assert "the holdout column 'income' is empty (every value missing)" in line
+    assert "could not score the holdout (ValueError: Input X contains NaN" in line
+    # a long library message is cut at a word, and says it was cut
+    assert re.search(r"[a-z.] …\)", line), line

@@ -62,11 +62,11 @@ def test_relative_margin_and_lower_is_better_primary() -> None:
 
 def test_guardrail_may_regress_by_at_most_its_bound() -> None:
     y = np.array([1] * 100 + [0] * 100)
-    old_labels = np.array([1] * 80 + [0] * 20 + [0] * 100)  # recall 0.80, accuracy 0.90
+    old_labels = np.array([1] * 80 + [0] * 20 + [1] * 2 + [0] * 98)  # recall 0.80, 2 false alarms
     new_labels = np.array([1] * 76 + [0] * 24 + [0] * 100)  # recall 0.76, accuracy 0.88
     old = classification_scored(y, old_labels, 1, old_labels * 0.9)
     new = classification_scored(y, new_labels, 1, new_labels * 0.9)
-    # precision (the primary) is 1.0 for both; recall drops by 0.04
+    # precision (the primary) rises from 0.976 to 1.0; recall drops by 0.04
     settings = _settings(
         primary_metric="precision",
         guardrails=[{"metric": "recall", "max_regression": 0.04}],
@@ -147,7 +147,8 @@ def test_slice_without_positives_fails_closed_and_missing_values_are_a_slice() -
     verdict = decide(settings, METRICS, model, model, slice_values={"k": kind})
     assert [s.value for s in verdict.slices] == ["(missing)", "a"]
     assert not verdict.is_better and "undefined (NaN) on slice k=(missing)" in verdict.reason
-    report_only = decide(_settings(slices=["k"]), METRICS, model, model, slice_values={"k": kind})
+    weaker = classification_scored(y, np.array([1, 0, 0, 0, 0, 0]), 1, y * 0.8)
+    report_only = decide(_settings(slices=["k"]), METRICS, model, weaker, slice_values={"k": kind})
     assert report_only.is_better and {s.passed for s in report_only.slices} == {None}
 
 
@@ -157,3 +158,14 @@ def test_too_many_slices_is_an_input_error() -> None:
         decide(
             _settings(slices=["id"]), METRICS, model, model, slice_values={"id": np.arange(1000)}
         )
+
+
+@pytest.mark.parametrize("improvement", ["absolute", "relative"])
+def test_a_tie_is_never_an_improvement(improvement: str) -> None:
+    old = _accuracy_model(Y, 800)
+    same = _accuracy_model(Y, 800, seed=1)  # other rows right, the same accuracy
+    settings = _settings(min_improvement=0.0, improvement=improvement)
+    tie = decide(settings, METRICS, same, old, champion_label="v1")
+    assert not tie.is_better
+    assert "> 0" in tie.reason and "required" in tie.reason
+    assert decide(settings, METRICS, _accuracy_model(Y, 801, seed=2), old).is_better

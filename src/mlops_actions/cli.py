@@ -3,6 +3,8 @@
 Flags and environment become a `Context`; a command returns a `StepResult`; this module turns that
 result into `$GITHUB_OUTPUT`, the job summary, annotations, report files, `--json` or terminal
 output, and an exit code: 0 ok, 1 a gate said no, 2 bad input or config, 3 backend failure.
+No traceback, ever: an exception no step expected also ends through `runtime.fail`, as one line
+naming the step and the cause, with exit 3 (the traceback only with `MLOPS_DEBUG=1`).
 Building the parser imports no heavy library, so `mlops --help` stays instant.
 """
 
@@ -18,7 +20,7 @@ from typing import NoReturn
 from mlops_actions import __version__
 from mlops_actions.commands import all_commands
 from mlops_actions.commands.base import Command, Context
-from mlops_actions.errors import ConfigError, MlopsError
+from mlops_actions.errors import BackendError, ConfigError, MlopsError
 from mlops_actions.github import runtime
 from mlops_actions.results import StepResult
 
@@ -195,18 +197,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         report_dir=args.report_dir,
         json=bool(args.json),
     )
+    title = f"mlops {command.name}"
     try:
         try:
             apply_action_inputs(args._parser, args)
             check_required(args._parser, args)
             ctx.report_dir = args.report_dir
-            result = command.run(ctx)
+            return emit(command.run(ctx), ctx)
         except MlopsError as exc:
             file, line, col = exc.position() if isinstance(exc, ConfigError) else (None, None, None)
             runtime.fail(
                 str(exc),
                 exc.exit_code,
-                title=f"mlops {command.name}",
+                title=title,
                 file=file,
                 line=line,
                 col=col,
@@ -216,9 +219,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             sys.stderr.write("interrupted\n")
             return 130
-        return emit(result, ctx)
+        except Exception as exc:  # noqa: BLE001 - no traceback, ever: one line and exit 3
+            runtime.fail(
+                unexpected(exc),
+                BackendError.exit_code,
+                title=title,
+                json_mode=ctx.json,
+                report_dir=ctx.report_dir,
+            )
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else 1
+
+
+DEBUG_ENV = "MLOPS_DEBUG"
+
+
+def unexpected(exc: BaseException) -> str:
+    """The one line for an exception no step expected; the traceback goes to stderr with
+    `MLOPS_DEBUG=1` only."""
+    if os.environ.get(DEBUG_ENV, "").strip().lower() in ("1", "true", "yes"):
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    detail = " ".join(str(exc).split())
+    if len(detail) > 500:
+        detail = detail[:499] + "…"
+    return (
+        f"unexpected {type(exc).__name__}" + (f": {detail}" if detail else "") + "; this is a "
+        f"bug or an unhandled failure: re-run with {DEBUG_ENV}=1 for the traceback and report it."
+    )
 
 
 def emit(result: StepResult, ctx: Context) -> int:

@@ -44,7 +44,6 @@ from mlops_actions.backends.endpoint import (
     DeploymentMetrics,
     DeploymentSpec,
     Endpoint,
-    EndpointError,
     MetricsUnavailable,
     MirrorTraffic,
     TrafficSplit,
@@ -199,7 +198,7 @@ class ProbeTraffic:
         while not self._stop.wait(max(0.0, next_at - time.monotonic())):
             try:
                 answer = self.endpoint.invoke(self.payloads[i % len(self.payloads)], source="probe")
-            except EndpointError as exc:  # the endpoint is gone; the analysis will notice
+            except Exception as exc:  # noqa: BLE001 - the endpoint is gone; the analysis will notice
                 self.error = str(exc)
                 return
             with self._lock:
@@ -356,7 +355,12 @@ class _Rollout:
         started = time.monotonic()
         self._check_deadline()
         if self.offline_model is None:
-            self.offline_model = self.registry.load_model(self.model, self.version)
+            try:
+                self.offline_model = self.registry.load_model(self.model, self.version)
+            except BackendError as exc:
+                detail = f"version {self.version} failed to load offline: {exc.message}"
+                self._phase("smoke test", "failed", detail, started)
+                raise _Failure(f"the smoke test of {self.name} failed: {detail}") from None
         result = smoke_test(
             self.settings,
             deployment=self.name,
@@ -700,6 +704,12 @@ def validate(settings: Settings) -> None:
             f"deploy.strategy {deploy.strategy!r} needs deploy.steps;",
             hint="e.g. steps: [10, 50, 100].",
         )
+    if settings.smoke.cases is not None:
+        from mlops_actions.steps.smoke_test import load_cases
+
+        # A missing or broken cases file is bad configuration, not a failed rollout: say so
+        # before a deployment exists (InputError, exit 2).
+        load_cases(settings.smoke.cases)
 
 
 def canary_deploy(

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from mlops_actions.errors import BackendError, InputError
 from mlops_actions.metric_catalog import Task, metrics_for
+from mlops_actions.steps.smoke_test import ModelFailed, describe_exception
 
 if TYPE_CHECKING:
     import numpy as np
@@ -185,8 +186,9 @@ def compare_champion(
     """Score `candidate` and the current champion of `model.name` on the holdout; decide.
 
     Raises InputError for a bad holdout, an unknown candidate or metric, BackendError when the
-    registry fails or the champion cannot be loaded (after recording a negative verdict on the
-    candidate's run, so `register` refuses it).
+    registry fails or the champion cannot be loaded or scored (after recording a negative verdict
+    on the candidate's run, so `register` refuses it). A challenger that cannot be loaded or
+    scored (predict raises, wrong number or shape of predictions) is not better: a verdict.
     """
     started = time.perf_counter()
     options = options or CompareOptions()
@@ -207,43 +209,81 @@ def compare_champion(
 
         registry = ModelRegistry.from_settings(settings)
     challenger_ref = resolve_candidate(registry, candidate)
-    challenger_model = _load_candidate(registry, challenger_ref)
-
     name = settings.model.name
     champion_version = registry.champion_version(name)
-    champion_ref: ModelRef | None = None
-    champion_model: Any = None
+    champion_ref = (
+        None if champion_version is None else _champion_ref(registry, name, champion_version)
+    )
+    target = settings.data.target
+    truth = frame[target].to_numpy()
+    try:
+        challenger_model = _load_candidate(registry, challenger_ref)
+        positive = _positive_class(task, truth, evaluate, challenger_model, target)
+        challenger_scored = _score(
+            challenger_model, frame, settings, task, positive, "challenger", challenger_ref
+        )
+    except ModelFailed as exc:
+        # Fail closed: a challenger that cannot be loaded or scored is not better.
+        reason = f"challenger is not better: {exc}"
+        recorded = options.record_verdict and bool(challenger_ref.run_id)
+        if recorded:
+            record_verdict(
+                registry,
+                challenger_ref,
+                is_better=False,
+                reason=reason,
+                primary=evaluate.primary_metric,
+                champion_version=champion_version,
+            )
+        return ChampionComparison(
+            is_better=False,
+            reason=reason,
+            task=task,
+            primary_metric=evaluate.primary_metric,
+            first_model=champion_ref is None,
+            model_name=name,
+            challenger=challenger_ref,
+            champion=champion_ref,
+            rows=(),
+            slices=(),
+            bootstrap=None,
+            holdout=HoldoutInfo(str(holdout_path), len(frame), target, data_text, None),
+            tracking_uri=registry.tracking_uri,
+            verdict_recorded=recorded,
+            seconds=time.perf_counter() - started,
+        )
+
+    def champion_failed(what: str, detail: str) -> BackendError:
+        """The error naming the champion, after recording "no verdict" on the candidate's run."""
+        assert registry is not None
+        if options.record_verdict:
+            _record_verdict_quietly(
+                registry,
+                challenger_ref,
+                is_better=False,
+                reason=f"champion v{champion_version} {what}; no verdict",
+                primary=evaluate.primary_metric,
+                champion_version=champion_version,
+            )
+        return BackendError(
+            f"the champion of {name!r} (v{champion_version}) {what}: {detail}",
+            hint="fix or re-promote the champion (`mlops register --promote VERSION`); "
+            "no verdict, nothing was registered.",
+        )
+
+    champion_scored: Scored | None = None
     if champion_version is not None:
-        champion_ref = _champion_ref(registry, name, champion_version)
         try:
             champion_model = registry.load_model(name, champion_version)
         except BackendError as exc:
-            if options.record_verdict:
-                _record_verdict_quietly(
-                    registry,
-                    challenger_ref,
-                    is_better=False,
-                    reason=f"champion v{champion_version} failed to load; no verdict",
-                    primary=evaluate.primary_metric,
-                    champion_version=champion_version,
-                )
-            raise BackendError(
-                f"the champion of {name!r} (v{champion_version}) failed to load: {exc.message}",
-                hint="fix or re-promote the champion (`mlops register --promote VERSION`); "
-                "nothing was registered.",
-            ) from None
-
-    target = settings.data.target
-    truth = frame[target].to_numpy()
-    positive = _positive_class(task, truth, evaluate, challenger_model, target)
-    challenger_scored = _score(
-        challenger_model, frame, settings, task, positive, "challenger", challenger_ref
-    )
-    champion_scored = (
-        None
-        if champion_model is None
-        else _score(champion_model, frame, settings, task, positive, "champion", champion_ref)
-    )
+            raise champion_failed("failed to load", exc.message) from None
+        try:
+            champion_scored = _score(
+                champion_model, frame, settings, task, positive, "champion", champion_ref
+            )
+        except ModelFailed as exc:
+            # Never judge the challenger against the floors alone because the champion broke.
+            raise champion_failed("could not be scored", f"{exc};") from None
 
     decision = decide(
         evaluate,
@@ -505,10 +545,9 @@ def _load_candidate(registry: ModelRegistry, ref: ModelRef) -> Any:
         try:
             return mlflow.pyfunc.load_model(ref.uri)
         except Exception as exc:  # noqa: BLE001
-            detail = " ".join(str(exc).split())[:300]
-            raise BackendError(
-                f"the candidate {ref.uri} exists but failed to load: {detail};",
-                hint="check that its artifacts are reachable and its flavor is installed.",
+            raise ModelFailed(
+                f"the candidate {ref.uri} exists but failed to load ({describe_exception(exc)}); "
+                "check that its artifacts are reachable and its flavor is installed"
             ) from None
 
 
@@ -664,30 +703,42 @@ def _score(
     features = _feature_frame(model, frame, settings, which, ref)
     truth = frame[settings.data.target].to_numpy()
     raw = _raw_model(model)
+    label = which if ref is None else f"{which} ({ref.label})"
     try:
         if task == "regression":
-            return regression_scored(truth, _as_vector(model.predict(features)))
+            return regression_scored(truth, _as_vector(model.predict(features), len(truth)))
         proba = None
         if raw is not None and hasattr(raw, "predict_proba") and hasattr(raw, "classes_"):
-            labels = np.asarray(raw.predict(features))
+            labels = _as_vector(raw.predict(features), len(truth))
             classes = np.asarray(list(raw.classes_))
             column = np.flatnonzero(label_is(classes, positive))
             if len(column):
                 proba = np.asarray(raw.predict_proba(features))[:, column[0]]
         else:
-            labels = _as_vector(model.predict(features))
+            labels = _as_vector(model.predict(features), len(truth))
         return classification_scored(truth, labels, positive, proba)
-    except InputError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - the model rejected the data
-        detail = " ".join(str(exc).split())[:300]
-        raise InputError(
-            f"the {which} could not score the holdout: {type(exc).__name__}: {detail};",
-            hint="check that the holdout has the training columns and types.",
+    except ModelFailed as exc:
+        raise ModelFailed(f"the {label} {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - the model rejected the data or failed on it
+        raise ModelFailed(
+            f"the {label} could not score the holdout ({describe_exception(exc)})"
+            + _empty_columns(features)
         ) from None
 
 
-def _as_vector(predicted: Any) -> np.ndarray:
+def _empty_columns(features: Any) -> str:
+    """A note naming the holdout's feature columns that hold no value at all (a likely cause)."""
+    empty = [str(c) for c in getattr(features, "columns", []) if features[c].isna().all()]
+    if not empty:
+        return ""
+    names = ", ".join(repr(c) for c in empty[:5]) + (" …" if len(empty) > 5 else "")
+    if len(empty) == 1:
+        return f"; the holdout column {names} is empty (every value missing)"
+    return f"; the holdout columns {names} are empty (every value missing)"
+
+
+def _as_vector(predicted: Any, rows: int) -> np.ndarray:
+    """One prediction per row as a vector; ModelFailed for any other shape."""
     import numpy as np
 
     if hasattr(predicted, "to_numpy"):
@@ -695,10 +746,10 @@ def _as_vector(predicted: Any) -> np.ndarray:
     out = np.asarray(predicted)
     if out.ndim == 2 and out.shape[1] == 1:
         out = out[:, 0]
-    if out.ndim != 1:
-        raise InputError(
-            f"the model returned predictions of shape {out.shape}, expected one value per row;",
-            hint="log a model whose predict() returns one label or value per row.",
+    if out.ndim != 1 or len(out) != rows:
+        raise ModelFailed(
+            f"returned predictions of shape {out.shape} for {rows} holdout rows "
+            "(one label or value per row expected)"
         )
     return out
 
@@ -837,14 +888,15 @@ def _decide(
         new, old = values[name], base[name]
         need = evaluate.min_improvement
         if evaluate.improvement == "relative":
-            bound = f"≥ {need:+.2%} relative"
+            bound = f"≥ {need:+.2%} relative" if need > 0 else "> 0 relative"
             ok, shown = _relative_check(primary, new, old, need)
         else:
-            bound = f"≥ {need:+g}"
+            bound = f"≥ {need:+g}" if need > 0 else "> 0"
             gain = (
                 _gain(primary, new, old) if math.isfinite(new) and math.isfinite(old) else math.nan
             )
-            ok = math.isfinite(gain) and gain >= need - TOLERANCE
+            # A tie is never an improvement, whatever min_improvement allows.
+            ok = math.isfinite(gain) and gain > TOLERANCE and gain >= need - TOLERANCE
             shown = _signed(gain)
         rows[name] = row(name, "primary", bound, ok)
         text = f"{name} {_fmt(old)} → {_fmt(new)} (improvement {shown}, {bound} required)"
@@ -891,7 +943,7 @@ def _relative_check(metric: Metric, new: float, old: float, need: float) -> tupl
     if old == 0:
         return False, "undefined (champion is 0)"
     relative = _gain(metric, new, old) / abs(old)
-    return relative >= need - TOLERANCE, f"{relative:+.2%}"
+    return relative > TOLERANCE and relative >= need - TOLERANCE, f"{relative:+.2%}"
 
 
 def _slices(

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_actions.backends.endpoint import Invocation, scoring_payload
-from mlops_actions.errors import InputError
+from mlops_actions.errors import BackendError, InputError
 
 if TYPE_CHECKING:
     from mlops_actions.backends.endpoint import Endpoint
@@ -168,7 +168,9 @@ def smoke_test(
 
     `offline_model` is the registered model loaded in this process (loaded from the registry when
     None). Raises InputError for a bad case file, missing holdout data or an unknown deployment;
-    EndpointError when the endpoint cannot be reached. Failed checks are in the result.
+    EndpointError when the endpoint cannot be reached. Failed checks are in the result, and so is
+    a model that fails: one that cannot be loaded, or whose predict raises or gives the wrong
+    number of predictions, offline or served.
     """
     smoke = settings.smoke
     budget = latency_budget_ms if latency_budget_ms is not None else smoke.latency_budget_ms
@@ -212,9 +214,14 @@ def smoke_test(
     if offline_model is None and (holdout is not None or cases):
         from mlops_actions.registry import ModelRegistry
 
-        offline_model = ModelRegistry.from_settings(settings).load_model(
-            info.model_name, info.model_version
-        )
+        try:
+            offline_model = ModelRegistry.from_settings(settings).load_model(
+                info.model_name, info.model_version
+            )
+        except BackendError as exc:
+            # The model under test is broken (or its artifacts are gone): a verdict, not a crash.
+            reason = f"the registered model v{info.model_version} failed to load: {exc.message}"
+            return _with(base, failures=(reason,), notes=tuple(notes))
     failures: list[str] = []
     latencies: list[float] = []
 
@@ -447,8 +454,11 @@ def _parity(
     latencies: list[float],
 ) -> tuple[int, float | None, int, list[str]]:
     """(rows that differ, max difference, rows compared, failures)."""
-    offline = _offline_predictions(model, holdout)
     records = _records(holdout)
+    try:
+        offline = offline_predictions(model, holdout)
+    except ModelFailed as exc:
+        return 0, None, 0, [f"parity: {exc}"]
     max_diff = 0.0
     mismatches = 0
     errors = 0
@@ -483,14 +493,41 @@ def _parity(
     return mismatches, (max_diff if compared else None), compared, failures
 
 
-def _offline_predictions(model: Any, holdout: Any) -> list[Any]:
+class ModelFailed(Exception):
+    """The model itself failed: its predict raised or gave the wrong number of predictions."""
+
+
+def describe_exception(exc: BaseException, limit: int = 300) -> str:
+    """`ValueError: message` on one line, at most `limit` characters of message (cut at a word)."""
+    detail = " ".join(str(exc).split())
+    if len(detail) > limit:
+        detail = detail[: detail.rfind(" ", 0, limit) if " " in detail[:limit] else limit] + " …"
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+
+
+def offline_predictions(model: Any, rows: Any) -> list[Any]:
+    """The model's predictions for `rows` in this process, one JSON-able value per row.
+
+    Raises ModelFailed when predict raises or does not return one prediction per row.
+    """
     from mlflow.utils.proto_json_utils import _get_jsonable_obj
 
-    raw = model.predict(holdout)
-    values = _get_jsonable_obj(raw, pandas_orient="records")  # type: ignore[no-untyped-call]
-    values = json.loads(json.dumps(values, default=_jsonable))
+    try:
+        raw = model.predict(rows)
+        values = _get_jsonable_obj(raw, pandas_orient="records")  # type: ignore[no-untyped-call]
+        values = json.loads(json.dumps(values, default=_jsonable))
+    except Exception as exc:  # noqa: BLE001 - whatever the model raises is the model's failure
+        raise ModelFailed(
+            f"the model's predict raised offline on {len(rows)} holdout rows: "
+            f"{describe_exception(exc)}"
+        ) from None
     if not isinstance(values, list):
         values = [values]
+    if len(values) != len(rows):
+        raise ModelFailed(
+            f"the model returned {len(values)} predictions offline for {len(rows)} holdout rows "
+            "(one per row expected)"
+        )
     return [_scalar(v) for v in values]
 
 
