@@ -63,10 +63,12 @@ def write_log(
     model: tuple[str, str] = ("credit", "1"),
     request_ids: Iterable[str] | None = None,
     shadow: Mapping[int, str] | None = None,
+    sources: Mapping[int, str] | None = None,
 ) -> Path:
     """A prediction log as the local endpoint writes it: one record per row, `step` apart.
 
-    `shadow` maps row positions to a deployment that also answered them as a mirror.
+    `shadow` maps row positions to a deployment that also answered them as a mirror; `sources`
+    maps row positions to the traffic label of a pipeline request (smoke, probe).
     """
     rows = inputs.to_dict(orient="records")
     outs = list(outputs) if outputs is not None else [0] * len(rows)
@@ -88,6 +90,8 @@ def write_log(
             "score": scs[i],
             "latency_ms": 1.0,
         }
+        if sources and i in sources:
+            record["source"] = sources[i]
         records.append(record)
         if shadow and i in shadow:
             records.append({**record, "deployment": shadow[i], "shadow": True})
@@ -454,8 +458,15 @@ def test_auto_scores_the_reference_with_the_serving_model_version(
 # ------------------------------------------------------------------ other sources
 
 
-def _collected(root: Path, moment: datetime, rows: list[dict[str, Any]], outs: list[Any]) -> None:
-    """One request as Azure ML's data collector writes it (model_inputs + model_outputs)."""
+def _collected(
+    root: Path,
+    moment: datetime,
+    rows: list[dict[str, Any]],
+    outs: list[Any],
+    headers: Mapping[str, str] | None = None,
+) -> None:
+    """One request as Azure ML's data collector writes it (model_inputs + model_outputs);
+    `headers` are captured request headers (`request_logging.capture_headers`)."""
     part = moment.strftime("%Y/%m/%d/%H")
     cid = f"cid-{moment.timestamp():.0f}"
     source = "/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/"
@@ -473,6 +484,7 @@ def _collected(root: Path, moment: datetime, rows: list[dict[str, Any]], outs: l
             "data": data,
             "correlationid": cid,
             "modelversion": "3",
+            **(headers or {}),
         }
         with (folder / "instance.jsonl").open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(event) + "\n")
@@ -595,3 +607,60 @@ def test_fast_and_record_readers_of_the_log_agree(tmp_path: Path) -> None:
         pd.testing.assert_frame_equal(fast.frame, slow.frame)
         assert fast.meta is not None and slow.meta is not None
         pd.testing.assert_frame_equal(fast.meta, slow.meta)
+
+
+def test_the_pipelines_own_requests_are_left_out_by_both_readers(
+    tmp_path: Path, mlops: Any
+) -> None:
+    """Smoke and probe rows (a `source` label) are not users' traffic: left out and counted."""
+    from mlops_actions.monitoring_sources import load_prediction_log, parse_source
+
+    labels = {**{i: "probe" for i in range(0, 50, 5)}, 1: "smoke", 2: "smoke"}
+    clean = write_log(
+        tmp_path / "a.jsonl", frames(50, seed=6), outputs=list(range(50)), sources=labels,
+        shadow={3: "green"},
+    )  # fmt: skip
+    lines = clean.read_text().splitlines(keepends=True)
+    damaged = tmp_path / "b.jsonl"  # not typable by Arrow: read record by record
+    damaged.write_text("".join([*lines[:20], "{not json\n", *lines[20:]]))
+    for include, rows, left_out, kept in (
+        ((), 38, {"probe": 10, "smoke": 2}, set()),
+        ({"smoke"}, 40, {"probe": 10}, {"smoke"}),
+        ({"all"}, 50, {}, {"probe", "smoke"}),
+    ):
+        fast = load_prediction_log(parse_source(str(clean)), include_sources=include)
+        slow = load_prediction_log(parse_source(str(damaged)), include_sources=include)
+        assert len(fast.frame) == rows and fast.left_out == slow.left_out == left_out
+        assert fast.meta is not None and slow.meta is not None
+        pd.testing.assert_frame_equal(fast.frame, slow.frame)
+        pd.testing.assert_frame_equal(fast.meta, slow.meta)
+        assert set(fast.meta["source"].dropna()) == kept
+
+    reference = _csv(frames(300), tmp_path / "ref.csv")
+    only_probes = write_log(
+        tmp_path / "c.jsonl", frames(20), sources=dict.fromkeys(range(20), "probe")
+    )
+    result = run_report(mlops, "--reference", str(reference), "--current", str(only_probes))
+    assert result.code == 2 and "no users' requests" in result.err
+    assert "20 rows (probe 20)" in result.err and "--include-source probe" in result.err
+    included = run_report(mlops, "--reference", str(reference), "--current", str(only_probes),
+                          "--include-source", "probe", "--json")  # fmt: skip
+    assert included.code == 0 and json.loads(included.out)["current-rows"] == 20
+
+
+def test_collected_data_leaves_out_events_with_the_source_header(
+    tmp_path: Path, mlops: Any
+) -> None:
+    root = tmp_path / "modelDataCollector" / "ep" / "blue"
+    data = frames(40, seed=9)
+    for i in range(40):
+        row = {k: (v.item() if hasattr(v, "item") else v) for k, v in data.iloc[i].items()}
+        headers = {0: {"xmlopssource": "probe"}, 1: {"headers": {"X-MLOps-Source": "smoke"}}}
+        _collected(root, START + timedelta(minutes=i), [row], [0], headers.get(i % 4))
+    reference = _csv(frames(300), tmp_path / "ref.csv")
+    result = run_report(mlops, "--reference", str(reference), "--current", root.as_uri(),
+                        "--report-dir", "r", "--json")  # fmt: skip
+    assert result.code in (0, 1), result.err
+    assert json.loads(result.out)["current-rows"] == 20
+    notes = json.loads((tmp_path / "r" / "drift-report.details.json").read_text())["notes"]
+    assert any("left out 20 rows (probe 10, smoke 10)" in n for n in notes)

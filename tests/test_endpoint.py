@@ -11,6 +11,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -263,6 +264,78 @@ def test_the_cli_drives_the_endpoint(endpoint: LocalEndpoint, store: Store, mlop
     assert len(json.loads(invoked.out)) == 2
     bad = mlops("endpoint", "invoke", "--state-dir", state_dir, "--data", "{nope")
     assert bad.code == 2 and "not valid JSON" in bad.err
+
+
+def test_monitoring_counts_users_requests_only(  # type: ignore[no-untyped-def]
+    endpoint: LocalEndpoint, store: Store, mlops, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Probe and smoke requests (sent with the source header, as canary-deploy and smoke-test
+    do) are in the log, but performance-report and drift-report count users' requests only."""
+    import numpy as np
+    import pandas as pd
+
+    monkeypatch.chdir(tmp_path)
+    name = deploy(endpoint, store)
+    endpoint.set_traffic(TrafficSplit.only(name))
+    since = datetime.now(UTC).isoformat()
+    rows = store.rows(60)
+    users = [endpoint.invoke(scoring_payload([row])) for row in rows[:40]]
+    probes = [endpoint.invoke(scoring_payload([row]), source="probe") for row in rows[:30]]
+    smokes = [
+        endpoint.invoke(scoring_payload([row]), deployment=name, source="smoke")
+        for row in rows[30:40]
+    ]
+    assert all(a.status == 200 for a in [*users, *probes, *smokes])
+    logged = [r for r in read_prediction_log(endpoint.paths.predictions)]
+    assert sum(r.get("source") == "probe" for r in logged) >= 30  # the header reached the log
+    rng = np.random.default_rng(0)
+    labels = pd.DataFrame(
+        {"request_id": [a.request_id for a in users], "label": rng.integers(0, 2, len(users))}
+    )
+    labels.to_csv("labels.csv", index=False)
+    log = str(endpoint.paths.predictions)
+
+    def performance(*extra: str) -> dict[str, object]:
+        result = mlops(
+            "performance-report", "--predictions", log, "--labels", "labels.csv",
+            "--since", since, "--task", "classification", "--metric", "roc_auc",
+            "--window", "1D", "--min-window-labels", "10",
+            "--baseline-metrics", '{"roc_auc": 0.5}', "--json", *extra,
+        )  # fmt: skip
+        assert result.code == 0, result.err
+        outputs: dict[str, object] = json.loads(result.out)
+        return outputs
+
+    users_only = performance()
+    assert users_only["predictions"] == 40 and users_only["labelled"] == 40
+    assert users_only["coverage"] == pytest.approx(1.0, abs=1e-4)
+    details = json.loads(Path(str(users_only["report-path"])).read_text())
+    assert details["left_out_sources"] == {"probe": 30, "smoke": 10}
+    assert any("left out 40 rows (probe 30, smoke 10)" in n for n in details["notes"])
+    everything = performance("--include-source", "probe,smoke")
+    assert everything["predictions"] == 80
+    assert everything["coverage"] == pytest.approx(0.5, abs=1e-4)
+    assert performance("--include-source", "probe")["predictions"] == 70
+
+    store.features.to_csv("reference.csv", index=False)
+
+    def drift(*extra: str) -> dict[str, object]:
+        result = mlops(
+            "drift-report", "--reference", "reference.csv", "--current", log, "--since", since,
+            "--model", "none", "--no-html", "--json", *extra,
+        )  # fmt: skip
+        assert result.code in (0, 1), result.err
+        outputs: dict[str, object] = json.loads(result.out)
+        return outputs
+
+    current = drift()
+    assert current["current-rows"] == 40
+    notes = json.loads(Path(str(current["report-path"])).read_text())["notes"]
+    assert any("left out 40 rows (probe 30, smoke 10)" in n for n in notes)
+    assert drift("--include-source", "all")["current-rows"] == 80
+    bad = mlops("drift-report", "--current", log, "--reference", "reference.csv",
+                "--include-source", "Probe!")  # fmt: skip
+    assert bad.code == 2 and "not a traffic source label" in bad.err
 
 
 def test_kill_9_loses_no_acknowledged_prediction_and_up_restores(

@@ -342,3 +342,46 @@ def test_bad_input_is_exit_2(tmp_path: Path, mlops: Any) -> None:
 
     no_log = report(mlops, tmp_path / "missing.jsonl", labels, *base)
     assert no_log.code == 2 and "prediction log not found" in no_log.err
+
+
+def test_coverage_counts_users_requests_only(tmp_path: Path, mlops: Any) -> None:
+    """Probe and smoke predictions never have labels: they must not dilute the coverage."""
+    rng = np.random.default_rng(8)
+    n = 80
+    inputs = pd.DataFrame({"x": rng.normal(0, 1, n)})
+    sources = {i: ("probe" if i % 4 == 1 else "smoke") for i in range(n) if i % 4 in (1, 2)}
+    ids = [f"id-{i}" for i in range(n)]
+    log = write_log(
+        tmp_path / "p.jsonl", inputs, outputs=(inputs["x"] > 0).astype(int).tolist(),
+        scores=_sigmoid(inputs["x"].to_numpy()).tolist(), request_ids=ids, sources=sources,
+    )  # fmt: skip
+    users = [i for i in range(n) if i not in sources]
+    truth = pd.DataFrame({"request_id": [ids[i] for i in users], "label": rng.integers(0, 2, 40)})
+    truth.to_csv(tmp_path / "labels.csv", index=False)
+    args = ("--predictions", str(log), "--labels", "labels.csv", "--task", "classification",
+            "--metric", "accuracy", "--window", "1D", "--min-window-labels", "10",
+            "--baseline-metrics", '{"accuracy": 0.5}', "--json")  # fmt: skip
+    result = mlops("performance-report", *args)
+    assert result.code == 0, result.err
+    outputs = json.loads(result.out)
+    assert (outputs["predictions"], outputs["labelled"]) == (40, 40)
+    assert outputs["coverage"] == pytest.approx(1.0, abs=1e-4)
+    details = json.loads(Path(outputs["report-path"]).read_text())
+    assert details["left_out_sources"] == {"probe": 20, "smoke": 20}
+    everything = json.loads(mlops("performance-report", *args, "--include-source", "all").out)
+    assert everything["predictions"] == n and everything["coverage"] == pytest.approx(0.5, abs=1e-4)
+
+
+def test_windows_start_at_midnight_without_a_nanosecond_warning() -> None:
+    """A log time with nanoseconds used to print `UserWarning: Discarding nonzero nanoseconds`."""
+    import warnings
+    from datetime import UTC, datetime
+
+    import pandas as pd
+
+    from mlops_actions.steps.performance_report import _midnight
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        start = _midnight(pd.Timestamp("2026-01-02T03:04:05.123456789Z"))
+    assert start == datetime(2026, 1, 2, tzinfo=UTC)

@@ -14,6 +14,12 @@ A source is named by one string (`--current`, `monitor.current`):
   logged rows); `model_inputs` rows are joined with `model_outputs` rows by correlation id and
   position. Reading `azureml://` needs `azureml-fsspec`, `abfs://` needs `adlfs`.
 
+Prediction-log and collected-data sources hold users' requests only by default: rows that our
+own pipeline sent (the smoke test, canary probes: the local endpoint logs their `x-mlops-source`
+header as `source`, Azure ML collects it when the deployment captures that header) are left out
+and counted in `LoadedData.left_out`, unless `include_sources` names their label (or holds
+`all`). Shadow (mirrored) copies are left out unless `include_shadow`.
+
 Prediction-log and collected-data sources take a time window (`since` inclusive, `until`
 exclusive); a table takes one when `time_column` names a column. An empty window is an InputError
 ("no rows between …"), like every problem a user can fix.
@@ -24,7 +30,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,6 +55,7 @@ META_COLUMNS = (
     "model_name",
     "model_version",
     "shadow",
+    "source",
     "prediction",
     "score",
 )
@@ -60,6 +67,10 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks
 _PARTITION = re.compile(r"/(\d{4})/(\d{2})/(\d{2})(?:/(\d{2}))?(?:/|$)")
 _INPUT_COLLECTIONS = ("model_inputs", "request")
 _OUTPUT_COLLECTIONS = ("model_outputs", "response")
+ALL_SOURCES = "all"
+"""In `include_sources`: keep the rows of every traffic source."""
+_SOURCE_LABEL = re.compile(r"^[a-z][a-z0-9-]{0,31}$")  # the labels the local router accepts
+_SOURCE_KEYS = ("xmlopssource",)  # the header's name, as collected (lower case, no dashes)
 
 
 @dataclass(frozen=True)
@@ -120,6 +131,8 @@ class LoadedData:
     meta: pd.DataFrame | None = None
     version: str | None = None
     notes: list[str] = field(default_factory=list)
+    left_out: dict[str, int] = field(default_factory=dict)
+    """Rows inside the window that were left out because our pipeline sent them: label → rows."""
 
     @property
     def prediction_columns(self) -> list[str]:
@@ -245,6 +258,27 @@ def _stamp(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+# ---------------------------------------------------------------- traffic sources
+
+
+def parse_include_sources(value: str, *, flag: str = "--include-source") -> frozenset[str]:
+    """`probe,smoke` → {"probe", "smoke"}; `all` keeps every source; empty: users only."""
+    labels = frozenset(p.strip().lower() for p in value.split(",") if p.strip())
+    bad = sorted(label for label in labels if not _SOURCE_LABEL.match(label))
+    if bad:
+        raise InputError(
+            f"{flag} {value!r}: {bad[0]!r} is not a traffic source label;",
+            hint=f"name labels such as probe,smoke, or {ALL_SOURCES}.",
+        )
+    return labels
+
+
+def describe_left_out(left_out: Mapping[str, int]) -> str:
+    """`52 rows (probe 40, smoke 12)`."""
+    parts = ", ".join(f"{label} {rows:,}" for label, rows in sorted(left_out.items()))
+    return f"{sum(left_out.values()):,} rows ({parts})"
+
+
 # ---------------------------------------------------------------- loading
 
 
@@ -254,21 +288,31 @@ def load_source(
     window: TimeWindow | None = None,
     time_column: str | None = None,
     include_shadow: bool = False,
+    include_sources: Collection[str] = (),
     with_inputs: bool = True,
     storage_options: Mapping[str, Any] | None = None,
 ) -> LoadedData:
     """Read a source, keep the rows inside `window`; raises InputError (or BackendError for a
     remote store that fails) with one actionable message. `with_inputs=False` skips the inputs of
-    prediction logs (only `meta` is needed)."""
+    prediction logs (only `meta` is needed). `include_sources`: see the module docstring."""
     window = window or TimeWindow()
     if source.kind == "table":
         return _load_table(source, window, time_column)
     if source.kind == "predictions":
         loaded = load_prediction_log(
-            source, window=window, include_shadow=include_shadow, with_inputs=with_inputs
+            source,
+            window=window,
+            include_shadow=include_shadow,
+            include_sources=include_sources,
+            with_inputs=with_inputs,
         )
     else:
-        loaded = load_collected_data(source, window=window, storage_options=storage_options)
+        loaded = load_collected_data(
+            source,
+            window=window,
+            include_sources=include_sources,
+            storage_options=storage_options,
+        )
     return loaded
 
 
@@ -332,15 +376,18 @@ def load_prediction_log(
     *,
     window: TimeWindow | None = None,
     include_shadow: bool = False,
+    include_sources: Collection[str] = (),
     with_inputs: bool = True,
 ) -> LoadedData:
     """The local endpoint's prediction log as inputs + `prediction` (+ `prediction_score`).
 
     Shadow (mirrored) predictions are left out unless `include_shadow`: they repeat the inputs of
-    the request they mirror. `with_inputs=False` reads only `meta` (faster). Large logs are parsed
-    by Arrow's JSON reader; a log it cannot type (mixed value types, a damaged line) is read
-    record by record with `predlog.read_prediction_log`, which defines the format. Raises
-    InputError when the log is missing or the window is empty.
+    the request they mirror. Predictions of our pipeline's requests (a `source` label) are left
+    out unless `include_sources` names the label (or holds `all`). `with_inputs=False` reads
+    only `meta` (faster). Large logs are parsed by Arrow's JSON reader; a log it cannot type
+    (mixed value types, a damaged line) is read record by record with
+    `predlog.read_prediction_log`, which defines the format. Raises InputError when the log is
+    missing, the window is empty, or it holds only the pipeline's requests.
     """
     from mlops_actions.backends.local_endpoint.predlog import read_prediction_log
 
@@ -361,7 +408,9 @@ def load_prediction_log(
         if not include_shadow:
             records = (r for r in records if not r.get("shadow"))
         meta, inputs = _rows_to_frames(_log_rows(records), with_inputs=with_inputs)
-    return _frames_to_data(source, meta, inputs, window, what="predictions in the log")
+    return _frames_to_data(
+        source, meta, inputs, window, include_sources, what="predictions in the log"
+    )
 
 
 def _log_rows(records: Iterable[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], Any]]:
@@ -375,6 +424,7 @@ def _log_rows(records: Iterable[dict[str, Any]]) -> Iterator[tuple[dict[str, Any
             "model_name": record.get("model_name"),
             "model_version": record.get("model_version"),
             "shadow": bool(record.get("shadow", False)),
+            "source": _label(record.get("source")),
             "prediction": record.get("output"),
             "score": record.get("score"),
         }
@@ -432,6 +482,7 @@ def _arrow_log(
             "shadow": pc.fill_null(table.column("shadow"), False).to_pandas()
             if "shadow" in names
             else False,
+            "source": column("source").map(_label).astype(object),
             "prediction": column("output"),
             "score": column("score"),
         },
@@ -474,6 +525,7 @@ def _frames_to_data(
     meta_frame: pd.DataFrame,
     frame: pd.DataFrame,
     window: TimeWindow,
+    include_sources: Collection[str],
     *,
     what: str,
 ) -> LoadedData:
@@ -485,15 +537,38 @@ def _frames_to_data(
     meta_frame["time"] = _to_times(meta_frame["time"])
     keep = _in_window(meta_frame["time"], window)
     total = len(meta_frame)
+    if not bool(keep.any()):
+        raise InputError(_empty_window_message(source, window, meta_frame["time"]), hint=_WIDEN)
+    labels = meta_frame["source"]
+    pipeline = labels.notna() & keep & ~labels.isin(list(include_sources))
+    if ALL_SOURCES in include_sources:
+        pipeline &= False
+    left_out = {str(k): int(v) for k, v in labels[pipeline].value_counts().items()}
+    if left_out and not bool((keep & ~pipeline).any()):
+        raise InputError(
+            f"no users' requests between {window.describe()} in {source.describe()}: its "
+            f"{describe_left_out(left_out)} were sent by the pipeline (smoke test, probes);",
+            hint="send the endpoint users' requests, or pass --include-source "
+            f"{','.join(sorted(left_out))} to count these.",
+        )
+    keep &= ~pipeline
     if not bool(keep.all()):
-        if not bool(keep.any()):
-            raise InputError(_empty_window_message(source, window, meta_frame["time"]), hint=_WIDEN)
         positions = keep.to_numpy().nonzero()[0]
         meta_frame = meta_frame.iloc[positions].reset_index(drop=True)
         frame = frame.iloc[positions].reset_index(drop=True)
     notes: list[str] = []
+    if left_out:
+        notes.append(
+            f"left out {describe_left_out(left_out)} of pipeline traffic (smoke test, probes): "
+            f"pass --include-source {','.join(sorted(left_out))} to count them"
+        )
     frame = _add_predictions(frame, meta_frame, notes)
-    return LoadedData(frame, source, total, window, meta=meta_frame, notes=notes)
+    return LoadedData(frame, source, total, window, meta=meta_frame, notes=notes, left_out=left_out)
+
+
+def _label(value: Any) -> str | None:
+    """A record's traffic source label; None for users' requests."""
+    return value if isinstance(value, str) and value else None
 
 
 def _to_times(values: pd.Series) -> pd.Series:
@@ -536,14 +611,20 @@ def load_collected_data(
     source: DataSource,
     *,
     window: TimeWindow | None = None,
+    include_sources: Collection[str] = (),
     storage_options: Mapping[str, Any] | None = None,
 ) -> LoadedData:
     """Azure ML data-collector JSONL under an fsspec URL, as inputs + `prediction`.
 
     The URL may name the deployment folder (holding `model_inputs/` and `model_outputs/`), one
     collection folder, or any folder of JSONL files. Time partitions outside the window are not
-    read. Raises InputError for an unknown protocol, a missing folder or no files, BackendError
-    when the store fails.
+    read. Events that carry our `x-mlops-source` header are pipeline traffic, left out as in
+    the prediction log; without it every event counts as a user's request. Azure ML collects a
+    header only when the deployment lists it in `request_logging.capture_headers` (payload
+    logging); where it lands in the event is not verified against a live workspace, so both a
+    field named like the collector's `xrequestid` (`xmlopssource`, any case and dashes) and a
+    `headers` object are read. Raises InputError for an unknown protocol, a missing folder or
+    no files, BackendError when the store fails.
     """
     window = window or TimeWindow()
     fs, root = _filesystem(source.location, storage_options)
@@ -586,13 +667,14 @@ def load_collected_data(
                     "model_name": None,
                     "model_version": event.get("modelversion"),
                     "shadow": False,
+                    "source": _event_source(event),
                     "prediction": prediction,
                     "score": score,
                 }
                 yield meta, row if isinstance(row, dict) else {"value": row}
 
     meta, inputs = _rows_to_frames(rows())
-    loaded = _frames_to_data(source, meta, inputs, window, what="collected rows")
+    loaded = _frames_to_data(source, meta, inputs, window, include_sources, what="collected rows")
     if not output_files:
         loaded.notes.append("no model_outputs collection: prediction drift is not computed")
     return loaded
@@ -699,6 +781,20 @@ def _event_rows(event: Mapping[str, Any]) -> list[Any]:
                 return [dict(zip(columns, row, strict=False)) for row in inner["data"]]
         return [data]
     return []
+
+
+def _event_source(event: Mapping[str, Any]) -> str | None:
+    """The `x-mlops-source` header of a collected event (a field, or inside `headers`)."""
+    holders: list[Mapping[str, Any]] = [event]
+    headers = event.get("headers")
+    if isinstance(headers, Mapping):
+        holders.append(headers)
+    for holder in holders:
+        for key, value in holder.items():
+            normal = str(key).lower().replace("-", "").replace("_", "")
+            if normal in _SOURCE_KEYS:
+                return _label(str(value).strip().lower()) if value is not None else None
+    return None
 
 
 def _split_output(output: Any) -> tuple[Any, Any]:

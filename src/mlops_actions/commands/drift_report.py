@@ -102,6 +102,25 @@ def on_problem(value: str) -> str | None:
     return value
 
 
+INCLUDE_SOURCE_HELP = (
+    "Also count the pipeline's own requests with these traffic labels (comma-separated: "
+    "probe = canary probe traffic, smoke = smoke tests; 'all' for every label). Default: "
+    "users' requests only; the report says how many pipeline rows were left out."
+)
+
+
+def add_include_source(group: argparse._ArgumentGroup) -> None:
+    """`--include-source`, the same flag in drift-report and performance-report."""
+    group.add_argument("--include-source", type=text, metavar="LABELS", help=INCLUDE_SOURCE_HELP)
+
+
+def include_sources(ctx: Context) -> frozenset[str]:
+    from mlops_actions.monitoring_sources import parse_include_sources
+
+    raw: str | None = ctx.args.include_source
+    return parse_include_sources(raw) if raw else frozenset()
+
+
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     sources = parser.add_argument_group("data")
     sources.add_argument(
@@ -150,6 +169,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         "id and predictions).",
     )
     sources.add_argument("--exclude", type=_names, metavar="A,B", help="Columns never to compare.")
+    add_include_source(sources)
     tests = parser.add_argument_group("tests (Evidently's names)")
     tests.add_argument(
         "--num-method", type=_method, metavar="NAME", help="Test for numerical columns."
@@ -335,6 +355,7 @@ def _settings(ctx: Context, settings: Settings | None) -> DriftReportSettings:
         model_uri=None if model.lower() == "none" else model,
         tracking_uri=settings.resolved_tracking_uri() if settings is not None else None,
         registry_uri=settings.registry_uri if settings is not None else None,
+        include_sources=include_sources(ctx),
     )
 
 

@@ -1,4 +1,10 @@
-"""`mlops endpoint up|down|status|invoke`: the local endpoint (a real HTTP server on 127.0.0.1)."""
+"""`mlops endpoint up|down|status|invoke`: the local endpoint (a real HTTP server on 127.0.0.1).
+
+`up` returns once every deployment it brings back is ready (exit 3 with the deployment's log
+tail when one fails or is still starting after `--timeout`). `invoke` exits 0 for a 2xx answer,
+2 for a 4xx (the request was wrong: the message says what the server said) and 3 for a 5xx or
+an endpoint that cannot be reached.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,20 @@ from mlops_actions.errors import InputError
 from mlops_actions.results import StepResult
 
 if TYPE_CHECKING:
+    from mlops_actions.backends.endpoint import DeploymentFailed
     from mlops_actions.backends.local_endpoint import LocalEndpoint
+
+DEFAULT_READY_TIMEOUT = 300.0
+
+
+def _seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not number >= 0:
+        raise argparse.ArgumentTypeError(f"{value} is not ≥ 0")
+    return number
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,6 +63,15 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("fsync", "write"),
         help="Prediction log: write each answer to the OS before sending it (default; survives a "
         "killed endpoint), or also fsync it (survives a machine crash; ~1 ms slower).",
+    )
+    up.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_READY_TIMEOUT,
+        metavar="SECONDS",
+        help="Wait at most this long for every deployment to be ready (the ones brought back "
+        f"from the last run); exit 3 with its log tail after it (default {DEFAULT_READY_TIMEOUT:g}"
+        "; 0: do not wait).",
     )
     child("down", "Stop the local endpoint and its deployments (state is kept)")
     child("status", "Show deployments, traffic, mirror and the scoring URL")
@@ -89,6 +117,8 @@ def _up(ctx: Context) -> StepResult:
         raise InputError(
             f"--port {ctx.args.port} is not a port;", hint="use 1–65535, or 0 for any."
         )
+    from mlops_actions.backends.endpoint import DeploymentFailed
+
     endpoint = LocalEndpoint.up(
         state_dir,
         name=name,
@@ -96,7 +126,21 @@ def _up(ctx: Context) -> StepResult:
         durability=ctx.args.durability,
         tracking_uri=tracking_uri,
     )
+    waited: float | None = None
+    if ctx.args.timeout > 0:
+        try:
+            waited = endpoint.wait_ready(ctx.args.timeout)
+        except DeploymentFailed as exc:
+            raise _with_log_tail(exc) from None
     status = endpoint.status()
+    deployments = status.get("deployments") or []
+    ready = [str(d.get("name")) for d in deployments if d.get("state") == "ready"]
+    failed = [str(d.get("name")) for d in deployments if d.get("state") == "failed"]
+    message = f"local endpoint {name} listening on {endpoint.url}"
+    if waited is not None:
+        message += f"; {len(ready)} deployment(s) ready after {waited:.2f} s"
+    if failed:
+        message += f"; failed earlier: {', '.join(failed)} (see `mlops endpoint status`)"
     return StepResult(
         "endpoint up",
         {
@@ -104,9 +148,20 @@ def _up(ctx: Context) -> StepResult:
             "pid": status.get("pid"),
             "state-dir": str(endpoint.paths.root),
             "durability": status.get("durability"),
+            "ready-deployments": ready,
+            "ready-seconds": round(waited, 3) if waited is not None else None,
         },
-        message=f"local endpoint {name} listening on {endpoint.url}",
+        message=message,
     )
+
+
+def _with_log_tail(exc: DeploymentFailed) -> DeploymentFailed:
+    """The error with the deployment's log tail in its message (the CLI prints only that)."""
+    from mlops_actions.backends.endpoint import DeploymentFailed
+
+    tail = exc.log_tail.strip()
+    message = exc.message + (f"\nlast lines of its log:\n{tail}\n" if tail else "")
+    return DeploymentFailed(message, hint=exc.hint, log_tail=exc.log_tail)
 
 
 def _down(ctx: Context) -> StepResult:
@@ -202,6 +257,8 @@ def _invoke(ctx: Context) -> StepResult:
         ) from None
     if not isinstance(payload, dict):
         raise InputError(f"{where} must be a JSON object;", hint='e.g. {"input_data": {…}}.')
+    from mlops_actions.backends.endpoint import EndpointError
+
     endpoint = LocalEndpoint.connect(_state_dir(ctx))
     answer = endpoint.invoke(
         payload, deployment=ctx.args.deployment, request_id=ctx.args.request_id
@@ -214,13 +271,14 @@ def _invoke(ctx: Context) -> StepResult:
         "body": answer.body,
     }
     body = json.dumps(answer.body, sort_keys=True, default=str)
-    if not answer.ok:
-        return StepResult(
-            "endpoint invoke",
-            outputs,
-            passed=False,
-            message=f"the endpoint answered {answer.status}: {body[:500]}",
-        )
+    if not 200 <= answer.status < 300:
+        said = answer.body.get("error") if isinstance(answer.body, dict) else None
+        said = str(said) if said is not None else body
+        where = f" (deployment {answer.deployment})" if answer.deployment else ""
+        text = f"the endpoint answered {answer.status}{where}: {said[:500]};"
+        if 400 <= answer.status < 500:
+            raise InputError(text, hint="fix the request body or the flags, then re-send it.")
+        raise EndpointError(text, hint="see `mlops endpoint status` and the deployment's log.")
     if ctx.json:
         return StepResult("endpoint invoke", outputs)
     return StepResult("endpoint invoke", outputs, raw_stdout=body + "\n")

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_actions.commands.base import Command, Context
 from mlops_actions.commands.drift_report import (
+    add_include_source,
     config,
+    include_sources,
     on_problem,
     positive_float,
     positive_int,
@@ -87,6 +89,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     data.add_argument("--since", type=text, metavar="TIME", help="First prediction time (ISO/7d).")
     data.add_argument("--until", type=text, metavar="TIME", help="Predictions before this time.")
+    add_include_source(data)
     judge = parser.add_argument_group("metrics")
     judge.add_argument(
         "--window", type=text, metavar="FREQ", help="Window length, e.g. 7D (monitor.window)."
@@ -248,6 +251,7 @@ def _settings(ctx: Context, settings: Settings | None) -> PerformanceSettings:
         model_name=settings.model.name if settings is not None else None,
         tracking_uri=settings.resolved_tracking_uri() if settings is not None else None,
         registry_uri=settings.registry_uri if settings is not None else None,
+        include_sources=include_sources(ctx),
     )
 
 

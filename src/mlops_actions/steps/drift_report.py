@@ -12,6 +12,9 @@ The reference usually has no predictions (training data): with `model_uri` (or "
 model version that served the current predictions, read from the registry) the reference is
 scored with that model, so prediction drift compares like with like.
 
+A prediction-log current holds users' requests only: the pipeline's smoke and probe requests
+are left out (a note says how many) unless `include_sources` names them.
+
 Raises InputError (exit 2) for sources that cannot be read, an empty current window, bad methods
 or columns; BackendError when a remote store or the registry fails.
 """
@@ -84,6 +87,9 @@ class DriftReportSettings:
     tracking_uri: str | None = None
     registry_uri: str | None = None
     workers: int = 2
+    include_sources: frozenset[str] = frozenset()
+    """Traffic source labels (smoke, probe) read from prediction sources besides users'
+    requests (`all`: every label); see `monitoring_sources`."""
 
 
 @dataclass(frozen=True)
@@ -140,9 +146,12 @@ def drift_report(settings: DriftReportSettings) -> DriftReport:
     """Compare current data with the reference and write the reports; see the module docstring."""
     from mlops_actions.drift_stats import detect_drift
 
-    reference = load_source(settings.reference)
+    reference = load_source(settings.reference, include_sources=settings.include_sources)
     current = load_source(
-        settings.current, window=settings.window, time_column=settings.time_column
+        settings.current,
+        window=settings.window,
+        time_column=settings.time_column,
+        include_sources=settings.include_sources,
     )
     opts = settings.options
     notes = [*reference.notes, *current.notes]

@@ -15,6 +15,9 @@ labels) is still worse than allowed — so a few hundred labels of sampling nois
 alarm (`confidence=None` compares the point estimate). `degraded` is the verdict of the latest
 judged window of served (non-shadow) traffic; every degraded window is listed. Shadow (mirrored)
 predictions are reported per deployment but never count in the windows' verdicts or coverage.
+Predictions of the pipeline's own requests (smoke test, canary probes: a `source` label in the
+log) are left out before anything is counted, unless `include_sources` names them; the report
+says how many were left out.
 
 Label quality is reported, not hidden: coverage (share of served predictions with a label),
 duplicate keys (identical, or conflicting: the latest label wins), labels that match no
@@ -80,6 +83,8 @@ class PerformanceSettings:
     model_name: str | None = None
     tracking_uri: str | None = None
     registry_uri: str | None = None
+    include_sources: frozenset[str] = frozenset()
+    """Traffic source labels to count besides users' requests (`all`: every label)."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,8 @@ class PerformanceReport:
     range: TimeWindow
     files: dict[str, Path] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    left_out: dict[str, int] = field(default_factory=dict)
+    """Pipeline predictions (smoke, probe, …) that were not counted: label → rows."""
 
     @property
     def judged(self) -> list[WindowResult]:
@@ -188,7 +195,12 @@ def performance_report(settings: PerformanceSettings) -> PerformanceReport:
         )
     primary = metrics[settings.metric]
     step = window_length(settings.window)
-    loaded = load_source(settings.predictions, include_shadow=True, with_inputs=False)
+    loaded = load_source(
+        settings.predictions,
+        include_shadow=True,
+        include_sources=settings.include_sources,
+        with_inputs=False,
+    )
     assert loaded.meta is not None, "prediction sources carry meta columns"
     predictions = loaded.meta
     labels, quality_counts = _read_labels(settings)
@@ -215,7 +227,7 @@ def performance_report(settings: PerformanceSettings) -> PerformanceReport:
 
     positive = _positive_class(settings, joined)
     baselines, baseline_source = _baselines(settings, joined)
-    notes: list[str] = []
+    notes: list[str] = list(loaded.notes)
     if not any(settings.metric in b for b in baselines.values()):
         raise InputError(
             f"no baseline {settings.metric} for model version(s) "
@@ -299,6 +311,7 @@ def performance_report(settings: PerformanceSettings) -> PerformanceReport:
         + (f" at {settings.labels_rev}" if settings.labels_rev else ""),
         range=settings.range,
         notes=tuple(notes),
+        left_out=dict(loaded.left_out),
     )
     return _write_details(report, settings.report_dir)
 
@@ -339,8 +352,9 @@ def _in_range(times: pd.Series, window: TimeWindow) -> pd.Series:
 
 
 def _midnight(moment: Any) -> datetime:
-    stamp: datetime = moment.to_pydatetime()
-    return stamp.replace(hour=0, minute=0, second=0, microsecond=0)
+    # Midnight has no nanoseconds to lose: drop them first, or pandas warns on the console.
+    stamp: datetime = moment.floor("D").to_pydatetime()
+    return stamp
 
 
 def _iso(moment: Any) -> str:
@@ -725,6 +739,7 @@ def details_json(report: PerformanceReport) -> dict[str, Any]:
         "positive_class": report.positive_class,
         "predictions_source": report.predictions_source,
         "labels_source": report.labels_source,
+        "left_out_sources": dict(report.left_out),
         "notes": list(report.notes),
     }
 

@@ -229,6 +229,45 @@ class LocalEndpoint(Endpoint):
         """Name, URL, deployments, traffic and mirror as the router reports them."""
         return self._admin("GET", "/-/state")
 
+    def wait_ready(self, timeout_seconds: float, *, poll_seconds: float = 0.1) -> float:
+        """Wait until no deployment is `starting` (e.g. the ones `up` restores); returns the
+        seconds waited.
+
+        Raises DeploymentFailed, with the deployment's log tail, when one that was starting
+        fails, or when one is still starting after `timeout_seconds` (it goes on starting).
+        Deployments that had already failed are left as they are (`status` shows them).
+        """
+        started = time.monotonic()
+        deadline = started + timeout_seconds
+        watched: set[str] = set()
+        while True:
+            states = {
+                str(d.get("name")): (str(d.get("state")), str(d.get("error") or ""))
+                for d in self.status().get("deployments", [])
+            }
+            starting = sorted(n for n, (state, _) in states.items() if state == "starting")
+            watched.update(starting)
+            failed = sorted(n for n in watched if states.get(n, ("",))[0] == "failed")
+            if failed:
+                name = failed[0]
+                raise DeploymentFailed(
+                    f"deployment {name} did not become ready: {states[name][1]};",
+                    hint=f"see {self.paths.deployment_log(name)}.",
+                    log_tail=self.deployment_log_tail(name),
+                )
+            if not starting:
+                return time.monotonic() - started
+            if time.monotonic() >= deadline:
+                name = starting[0]
+                others = f" (also starting: {', '.join(starting[1:])})" if starting[1:] else ""
+                raise DeploymentFailed(
+                    f"deployment {name} is still starting after {timeout_seconds:g} s{others};",
+                    hint=f"it keeps starting in the background: wait longer, or see "
+                    f"{self.paths.deployment_log(name)}.",
+                    log_tail=self.deployment_log_tail(name),
+                )
+            time.sleep(min(poll_seconds, max(0.0, deadline - time.monotonic())))
+
     # ------------------------------------------------------------------ Endpoint
 
     @property

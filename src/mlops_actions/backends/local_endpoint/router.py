@@ -278,8 +278,11 @@ class Router:
                 self._start_worker(dep)
             except _WorkerFailed as exc:
                 with self.lock:
+                    if self._stopping.is_set():
+                        return  # `down` while it started: it stays `stopped`, the next run retries
                     dep.state, dep.error = "failed", f"could not be restored: {exc}"
-        self.save()
+        if not self._stopping.is_set():  # after shutdown, its final save stands
+            self.save()
 
     def serve_forever(self) -> None:
         assert self.server is not None
