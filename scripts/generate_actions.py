@@ -2,7 +2,7 @@
 
 - actions/<step>/action.yml and the root action.yml from the `mlops` command definitions;
 - workflows/*.yml (the caller templates users copy) from the templates `mlops init` writes,
-  pinned to mlops_actions.release.PINNED_REF.
+  pinned to the release commit, mlops_actions.release.RELEASE (scripts/release.py moves it).
 
 Each action is a thin wrapper: install the step's locked environment, then run `mlops <step>` with
 every input passed as an `MLOPS_INPUT_<NAME>` environment variable (never `${{ }}` in `run:`).
@@ -21,11 +21,10 @@ from pathlib import Path
 
 import yaml
 
-from mlops_actions import __version__
 from mlops_actions.cli import subcommands
 from mlops_actions.commands.base import Command
-from mlops_actions.commands.init_cmd import WORKFLOWS, render_workflow
-from mlops_actions.release import ACTION_REPOSITORY, PINNED_REF
+from mlops_actions.commands.init_cmd import WORKFLOWS
+from mlops_actions.release import RELEASE, PinnedRef, pin_workflow
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = [
@@ -213,10 +212,11 @@ def expected_files() -> dict[Path, str]:
     """Every generated file and its content."""
     files = {ROOT / "actions" / cmd / "action.yml": step_action(cmd) for cmd in STEPS}
     files[ROOT / "action.yml"] = root_action()
+    pin = PinnedRef(RELEASE.commit, RELEASE.tag, "release")
+    templates = ROOT / "src" / "mlops_actions" / "templates" / "workflows"
     for name in WORKFLOWS:
-        files[ROOT / "workflows" / name] = render_workflow(
-            name, repository=ACTION_REPOSITORY, ref=PINNED_REF, version=__version__
-        )
+        template = (templates / name).read_text(encoding="utf-8")
+        files[ROOT / "workflows" / name] = pin_workflow(template, pin)
     return files
 
 
