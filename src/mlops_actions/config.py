@@ -224,7 +224,11 @@ class EvaluateSettings(_Section):
 class AnalysisSettings(_Section):
     """Where canary analysis reads its metrics."""
 
-    source: Literal["endpoint", "azure-monitor", "probe"] = "endpoint"
+    source: Literal["endpoint", "azure-monitor", "probe"] | None = Field(
+        None,
+        description="Default: probe with the local backend (no users there, so the step's own "
+        "holdout traffic is the only traffic), endpoint otherwise.",
+    )
     interval_seconds: float = Field(10.0, gt=0)
     max_metric_errors: int = Field(3, ge=0)
 
@@ -302,6 +306,8 @@ class DeploySettings(_Section):
             raise ValueError("deploy.steps must increase, e.g. [10, 50, 100]")
         if self.steps and self.steps[-1] != 100:
             raise ValueError("deploy.steps must end at 100")
+        if self.analysis.source is None:
+            self.analysis.source = "probe" if self.backend == "local" else "endpoint"
         return self
 
 
@@ -372,6 +378,12 @@ class Settings(_Section):
     def state_dir(self) -> Path:
         """Where local state lives (`.mlops/` next to mlops.yaml)."""
         return self.base_dir / ".mlops"
+
+
+def default_report_dir(settings: Settings | None) -> Path:
+    """Where every step writes its reports unless --report-dir says otherwise."""
+    state = settings.state_dir() if settings is not None else Path.cwd() / ".mlops"
+    return state / "reports"
 
 
 # ---------------------------------------------------------------- loading
@@ -534,6 +546,23 @@ def _explain(error: dict[str, Any]) -> tuple[str, str | None]:
     return f"{msg}, got {given!r};" if not isinstance(given, (dict, list)) else f"{msg};", None
 
 
+def _without_misspelt_twins(errors: list[Any]) -> list[Any]:
+    """Errors with unknown keys first, less the "missing" twin of each misspelt key.
+
+    A misspelt key shows up twice: as unknown, and as the required key it was meant to be. The
+    unknown key is the one to report, since it can say what was meant.
+    """
+    meant = set()
+    for error in errors:
+        if error["type"] == "extra_forbidden":
+            owner = _model_at(tuple(error["loc"][:-1]))
+            guess = _closest(str(error["loc"][-1]), sorted(owner.model_fields) if owner else [])
+            if guess:
+                meant.add((*error["loc"][:-1], guess))
+    kept = [e for e in errors if not (e["type"] == "missing" and tuple(e["loc"]) in meant)]
+    return sorted(kept, key=lambda e: e["type"] != "extra_forbidden")
+
+
 def _kind(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
@@ -654,7 +683,7 @@ def parse_settings(text: str | bytes, *, source: str = DEFAULT_CONFIG, base_dir:
     try:
         settings = Settings.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
-        errors = exc.errors()
+        errors = _without_misspelt_twins(exc.errors())
         first = errors[0]
         loc = tuple(first["loc"])
         if first["type"] == "extra_forbidden":

@@ -88,6 +88,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(ctx: Context) -> StepResult:
+    from mlops_actions.config import default_report_dir
     from mlops_actions.github import runtime
     from mlops_actions.github.pr_comment import github_env
     from mlops_actions.reports.comparison import render_comparison
@@ -106,7 +107,7 @@ def _run(ctx: Context) -> StepResult:
     comparison = compare_champion(settings, args.candidate, options)
     env = github_env()
     report = render_comparison(comparison, artifact=args.artifact_name, repo_url=env.repo_url)
-    folder = ctx.report_dir or settings.state_dir() / "reports"
+    folder = ctx.report_dir or default_report_dir(settings)
     path = runtime.report_dir_file(folder, REPORT_NAME, report)
     assert path is not None
     summary = render_comparison(

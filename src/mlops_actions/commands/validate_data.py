@@ -241,7 +241,9 @@ def _file_sources(ctx: Context, config: Settings | None) -> tuple[DataSource, ..
 def _report_dir(ctx: Context, config: Settings | None) -> Path:
     if ctx.report_dir is not None:
         return Path(ctx.report_dir)
-    return (config.base_dir if config else Path.cwd()) / "reports"
+    from mlops_actions.config import default_report_dir
+
+    return default_report_dir(config)
 
 
 def _annotations(result: DataValidation) -> list[Annotation]:

@@ -44,8 +44,21 @@ def verdict(datasets: Sequence[DatasetValidation], min_ratio: float) -> str:
     worst = min(bad, key=lambda d: d.success_ratio)
     return (
         f"data invalid: {failed} of {total} expectations failed; success ratio "
-        f"{worst.success_ratio:.3f} on {worst.name} is below the minimum {min_ratio}"
+        f"{worst.success_ratio:.3f} on {worst.name} is below the minimum {min_ratio}: "
+        + _first_failures(bad)
     )
+
+
+def _first_failures(datasets: Sequence[DatasetValidation], most: int = 3) -> str:
+    """The first failed expectations, named so the console line alone says what to look at."""
+    failed = [(d, o) for d in datasets for o in d.failed]
+    named = []
+    for d, o in failed[:most]:
+        observed = _observed(o)
+        observed = observed if len(observed) <= 80 else observed[:77] + "…"
+        named.append(f"{', '.join(o.columns) or 'table'} on {d.name}: {o.type} ({observed})")
+    more = f" and {len(failed) - most} more" if len(failed) > most else ""
+    return "; ".join(named) + more
 
 
 def _sentence(text: str) -> str:
