@@ -64,9 +64,9 @@ def test_every_action_has_a_subcommand() -> None:
 
 
 def test_global_options_work_before_and_after_the_subcommand(tmp_path, mlops) -> None:  # type: ignore[no-untyped-def]
-    from tests.test_config import GOOD, write
+    from tests.test_config import write_runnable
 
-    config = write(tmp_path, GOOD)
+    config = write_runnable(tmp_path)
     before = mlops("--json", "--config", str(config), "config", "check")
     after = mlops("config", "check", "--config", str(config), "--json")
     assert before.code == after.code == 0
@@ -75,9 +75,9 @@ def test_global_options_work_before_and_after_the_subcommand(tmp_path, mlops) ->
 
 
 def test_report_dir_receives_summary_and_outputs(tmp_path, mlops) -> None:  # type: ignore[no-untyped-def]
-    from tests.test_config import GOOD, write
+    from tests.test_config import write_runnable
 
-    config = write(tmp_path, GOOD)
+    config = write_runnable(tmp_path)
     reports = tmp_path / "reports"
     result = mlops("config", "check", "--config", str(config), "--report-dir", str(reports))
     assert result.code == 0
@@ -86,9 +86,9 @@ def test_report_dir_receives_summary_and_outputs(tmp_path, mlops) -> None:  # ty
 
 
 def test_outputs_and_summary_on_github(tmp_path, mlops, github_job) -> None:  # type: ignore[no-untyped-def]
-    from tests.test_config import GOOD, write
+    from tests.test_config import write_runnable
 
-    config = write(tmp_path, GOOD)
+    config = write_runnable(tmp_path)
     result = mlops("config", "check", "--config", str(config))
     assert result.code == 0
     outputs = github_job.outputs()
@@ -130,9 +130,9 @@ def test_console_script_version() -> None:
 
 
 def test_action_inputs_arrive_as_environment(tmp_path, mlops, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from tests.test_config import GOOD, write
+    from tests.test_config import write_runnable
 
-    config = write(tmp_path, GOOD)
+    config = write_runnable(tmp_path)
     monkeypatch.setenv("MLOPS_CONFIG", str(config))
     monkeypatch.setenv("MLOPS_INPUT_REPORT_DIR", str(tmp_path / "from-env"))
     result = mlops("config", "check")

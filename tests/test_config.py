@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +25,21 @@ evaluate:
   primary_metric: roc_auc
   min_improvement: 0.01
 """
+
+
+RUNNABLE = GOOD + "validation:\n  suite: suite.json\nsmoke:\n  cases: cases.jsonl\n"
+"""GOOD with a suite and smoke cases: with `write_runnable`, a config a run can start from."""
+
+
+def write_runnable(tmp_path: Path, text: str = RUNNABLE) -> Path:
+    """mlops.yaml plus every file it names: train.py, the data, the suite, the smoke cases."""
+    (tmp_path / "data").mkdir(exist_ok=True)
+    for name in ("train", "holdout"):
+        (tmp_path / "data" / f"{name}.csv").write_text("age,churned\n30,0\n41,1\n")
+    (tmp_path / "train.py").write_text("print('training')\n")
+    (tmp_path / "suite.json").write_text('{"name": "s", "expectations": []}\n')
+    (tmp_path / "cases.jsonl").write_text('{"input": {"age": 30}, "expected": 0}\n')
+    return write(tmp_path, text)
 
 
 def write(tmp_path: Path, text: str | bytes, name: str = "mlops.yaml") -> Path:
@@ -103,6 +119,11 @@ BAD: list[tuple[str, str | bytes, list[str]]] = [
             "unknown key",
             "did you mean 'min_improvement'",
         ],
+    ),
+    (
+        "misspelt required key",
+        GOOD.replace("primary_metric", "primery_metric"),
+        ["evaluate.primery_metric", "unknown key", "did you mean 'primary_metric'"],
     ),
     (
         "unknown top-level key",
@@ -260,7 +281,7 @@ def test_config_error_message_without_traceback_in_a_real_process(tmp_path: Path
 
 
 def test_config_check_and_schema_commands(tmp_path: Path, mlops: object) -> None:
-    config = write(tmp_path, GOOD)
+    config = write_runnable(tmp_path)
     result = mlops("config", "check", "--config", str(config), "--json")  # type: ignore[operator]
     assert result.code == 0
     assert json.loads(result.out) == {
@@ -275,3 +296,49 @@ def test_config_check_and_schema_commands(tmp_path: Path, mlops: object) -> None
     assert json.loads(out.read_text())["title"] == "mlops.yaml"
     result = mlops("config", "schema")  # type: ignore[operator]
     assert json.loads(result.out)["properties"]["model"]["$ref"] == "#/$defs/ModelSettings"
+
+
+PREFLIGHT: list[tuple[str, Any, list[str]]] = [
+    ("no training script", lambda d: (d / "train.py").unlink(), ["train.command", "train.py"]),
+    ("no suite", lambda d: (d / "suite.json").unlink(), ["validation.suite", "does not exist"]),
+    ("no smoke cases", lambda d: (d / "cases.jsonl").unlink(), ["smoke.cases", "cases.jsonl"]),
+    ("empty smoke cases", lambda d: (d / "cases.jsonl").write_text(""), ["holds no cases"]),
+    ("no holdout", lambda d: (d / "data" / "holdout.csv").unlink(), ["data.holdout"]),
+    (
+        "no target column",
+        lambda d: (d / "data" / "train.csv").write_text("age,churn\n1,0\n"),
+        ["data.target", "train.csv (data.train) has no column 'churned'", "did you mean 'churn'"],
+    ),
+    (
+        "all-NaN target",
+        lambda d: (d / "data" / "holdout.csv").write_text("age,churned\n1,\n2,\n"),
+        ["data.target", "'churned' of holdout.csv (data.holdout) has no values"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("breaks", "fragments"), [p[1:] for p in PREFLIGHT], ids=[p[0] for p in PREFLIGHT]
+)
+def test_config_check_finds_what_a_run_would_miss(
+    tmp_path: Path, mlops: object, breaks: Any, fragments: list[str]
+) -> None:
+    config = write_runnable(tmp_path)
+    assert mlops("config", "check", "--config", str(config)).code == 0  # type: ignore[operator]
+    breaks(tmp_path)
+    result = mlops("config", "check", "--config", str(config))  # type: ignore[operator]
+    assert result.code == 2, result.err
+    [line] = result.err.strip().splitlines()
+    for fragment in fragments:
+        assert fragment in line, (fragment, line)
+    # the pipeline refuses the same config before any step runs: nothing was trained
+    run = mlops("pipeline", "run", "--approve", "--config", str(config))  # type: ignore[operator]
+    assert run.code == 2 and fragments[0] in run.err
+    assert not (tmp_path / ".mlops" / "mlflow.db").exists()
+
+
+def test_config_check_without_data_does_not_read_it(tmp_path: Path, mlops: object) -> None:
+    config = write_runnable(tmp_path)
+    (tmp_path / "data" / "train.csv").write_text("age,churn\n1,0\n")
+    assert mlops("config", "check", "--config", str(config)).code == 2  # type: ignore[operator]
+    assert mlops("config", "check", "--no-data", "--config", str(config)).code == 0  # type: ignore[operator]

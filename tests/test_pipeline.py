@@ -64,7 +64,8 @@ def test_pipeline_promotes_a_first_model_then_stops_a_worse_one(example: Path, m
     assert outputs["canary-deploy.outcome"] == "promoted"
     assert outputs["smoke-test.passed"] is True
     assert (Path(outputs["report-dir"]) / "compare-champion.md").is_file()
-    assert not _endpoint_running(example)  # nothing left running without --keep-endpoint
+    # The promoted model keeps serving (tests/test_adoption.py reads what the console says).
+    assert outputs["endpoint-state"] == "running" and _endpoint_running(example)
 
     # Ignoring the strongest features makes a clearly worse challenger: the gate must stop it.
     worse = mlops(
@@ -76,6 +77,10 @@ def test_pipeline_promotes_a_first_model_then_stops_a_worse_one(example: Path, m
     assert outputs["steps"]["compare-champion"] == "failed"
     assert outputs["compare-champion.is-better"] is False
     assert {outputs["steps"][s] for s in STEPS[STEPS.index("register") :]} == {"skipped"}
+    # It did not start the endpoint, so it does not stop it: the champion still serves.
+    assert outputs["endpoint-state"] == "running" and _endpoint_running(example)
+    stopped = mlops("pipeline", "run", "--approve", "--stop-endpoint", "--config", config, "--json")
+    assert json.loads(stopped.out)["endpoint-state"] == "stopped" and not _endpoint_running(example)
 
 
 def test_pipeline_stops_at_invalid_data(example: Path, mlops) -> None:  # type: ignore[no-untyped-def]
@@ -91,6 +96,9 @@ def test_pipeline_stops_at_invalid_data(example: Path, mlops) -> None:  # type: 
     outputs = json.loads(result.out)
     assert outputs["steps"]["validate-data"] == "failed"
     assert {outputs["steps"][step] for step in STEPS[1:]} == {"skipped"}
+    # The console line alone says which expectation failed, on which data.
+    assert "age on train: expect_column_values_to_be_between" in result.err
+    assert outputs["endpoint-state"] == "not running"
 
 
 def test_pipeline_without_approval_does_not_deploy(example: Path, mlops) -> None:  # type: ignore[no-untyped-def]
@@ -153,4 +161,9 @@ def test_pipeline_rolls_back_a_model_too_slow_to_serve(example: Path, mlops) -> 
         "1",
         "2",
     }
-    assert not _endpoint_running(example)
+    # The champion keeps serving all the traffic after the rollback.
+    assert outputs["endpoint-state"] == "running"
+    from mlops_actions.backends.local_endpoint import LocalEndpoint
+
+    served = LocalEndpoint.connect(example / ".mlops" / "endpoint").get_traffic()
+    assert dict(served.weights) == {"credit-default-v1": 100}

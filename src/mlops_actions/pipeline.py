@@ -3,7 +3,8 @@
 Each step is run exactly as `mlops <step> …` would run it (same flags, same translation from
 mlops.yaml), so the demo exercises the code the actions run. The pipeline stops at the first gate
 that says no (invalid data, a challenger that is not better, a rolled-back canary) or when the
-approval is refused. The local endpoint is stopped at the end unless asked to keep it.
+approval is refused. A promoted model keeps serving on the local endpoint; an endpoint the run
+started for a rollout that did not promote is stopped (`endpoint_after_run`).
 """
 
 from __future__ import annotations
@@ -47,7 +48,6 @@ class PipelineOptions:
     report_dir: Path | None
     approve: Callable[[dict[str, object]], bool]
     params: Sequence[str] = ()
-    keep_endpoint: bool = False
 
 
 def run_step(name: str, argv: list[str], options: PipelineOptions) -> StepResult:
@@ -104,13 +104,44 @@ def run_pipeline(
     return statuses
 
 
+def local_endpoint_running(settings: Settings) -> bool:
+    """Whether the local endpoint of this configuration is up (False for other backends)."""
+    if settings.deploy.backend != "local":
+        return False
+    from mlops_actions.backends.endpoint import EndpointError
+    from mlops_actions.backends.local_endpoint import LocalEndpoint
+
+    try:
+        LocalEndpoint.connect(settings.state_dir() / "endpoint")
+    except EndpointError:
+        return False
+    return True
+
+
 def stop_local_endpoint(settings: Settings) -> bool:
-    """Stop the local endpoint the pipeline may have started; True when one was running."""
+    """Stop the local endpoint; True when one was running."""
     if settings.deploy.backend != "local":
         return False
     from mlops_actions.backends.local_endpoint import LocalEndpoint
 
     return LocalEndpoint.down(settings.state_dir() / "endpoint")
+
+
+def endpoint_after_run(
+    settings: Settings, *, was_running: bool, promoted: bool, keep: bool, stop: bool
+) -> str:
+    """Leave the local endpoint as a user expects after a run; returns what was done.
+
+    A promoted model keeps serving until the user stops it; an endpoint that was up before the
+    run is never stopped by it; one the run started for a rollout that did not promote is.
+    `keep` and `stop` force either.
+    """
+    if not local_endpoint_running(settings):
+        return "not running"
+    if stop or not (keep or promoted or was_running):
+        stop_local_endpoint(settings)
+        return "stopped"
+    return "running"
 
 
 def _argv_for(step: str, context: dict[str, object], options: PipelineOptions) -> list[str]:

@@ -4,18 +4,31 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlops_actions.commands.base import Command, Context
 from mlops_actions.errors import InputError
 from mlops_actions.results import StepResult
+
+if TYPE_CHECKING:
+    from mlops_actions.config import Settings
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     from mlops_actions.cli import common_options
 
     sub = parser.add_subparsers(dest="config_action", metavar="{check,schema}", required=True)
-    sub.add_parser(
-        "check", parents=[common_options()], help="Validate mlops.yaml and show what it resolves to"
+    check = sub.add_parser(
+        "check",
+        parents=[common_options()],
+        help="Validate mlops.yaml, check that everything a run needs is there, and show what it "
+        "resolves to",
+    )
+    check.add_argument(
+        "--no-data",
+        action="store_true",
+        help="Do not open the data files (their existence is still checked): for data that is "
+        "large or not pulled yet.",
     )
     schema = sub.add_parser(
         "schema", parents=[common_options()], help="Write the JSON Schema of mlops.yaml"
@@ -54,12 +67,15 @@ def _schema(output: Path | None) -> StepResult:
 
 
 def _check(ctx: Context) -> StepResult:
+    from mlops_actions.preflight import raise_for
+
     settings = ctx.settings()
+    raise_for(settings, ctx.config_path, read_data=not ctx.args.no_data)
     rows = [
         ("model", f"{settings.model.name} ({settings.model.task})"),
         ("tracking", settings.resolved_tracking_uri()),
         ("train", f"{settings.train.backend}: {settings.train.command}"),
-        ("evaluate", f"{settings.evaluate.primary_metric} ≥ +{settings.evaluate.min_improvement}"),
+        ("evaluate", _improvement(settings)),
         (
             "deploy",
             f"{settings.deploy.backend}, {settings.deploy.strategy} {settings.deploy.steps}",
@@ -75,10 +91,18 @@ def _check(ctx: Context) -> StepResult:
             "task": settings.model.task,
             "tracking-uri": settings.resolved_tracking_uri(),
         },
-        message=f"{ctx.config_path} is valid",
+        message=f"{ctx.config_path} is valid, and everything a run needs is there",
         summary=f"### ✅ {escape(ctx.config_path.name)} is valid\n\n"
         + table(["key", "value"], rows),
     )
+
+
+def _improvement(settings: Settings) -> str:
+    evaluate = settings.evaluate
+    need = evaluate.min_improvement
+    if evaluate.improvement == "relative":
+        return f"{evaluate.primary_metric}: better by ≥ {need:.2%} relative (a tie never is)"
+    return f"{evaluate.primary_metric}: better by ≥ {need:g} (a tie never is)"
 
 
 COMMAND = Command("config", "Check mlops.yaml or write its JSON Schema", _add_arguments, _run)

@@ -1,4 +1,11 @@
-"""`mlops init [DIR]`: scaffold a consumer repository (mlops.yaml + a caller workflow)."""
+"""`mlops init [DIR]`: make a repository runnable, from the data it holds.
+
+It reads the training and holdout data, infers what it can (target, task, metric, id column) and
+writes everything the pipeline needs, so `mlops pipeline run` works with no edit: mlops.yaml, a
+Great Expectations suite drafted from the training data, golden smoke cases drafted from holdout
+rows, a starter train.py (only where there is none), .gitignore entries, and the caller workflows
+pinned to a working commit of mlops-actions. Re-running it without --force changes nothing.
+"""
 
 from __future__ import annotations
 
@@ -8,117 +15,121 @@ from pathlib import Path
 
 from mlops_actions.commands.base import Command, Context
 from mlops_actions.errors import InputError
-from mlops_actions.release import ACTION_REPOSITORY, PINNED_REF
+from mlops_actions.release import ACTION_REPOSITORY
 from mlops_actions.results import StepResult
+from mlops_actions.scaffold import template
 
-_SHA = re.compile(r"^[0-9a-f]{40}$")
+WORKFLOWS = ("ml-pipeline.yml", "pr-evaluation.yml", "drift-monitor.yml")
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dir", nargs="?", type=Path, default=Path("."), help="Repository root.")
-    parser.add_argument("--model-name", help="Registered model name (default: the folder name).")
-    parser.add_argument("--target", default="target", help="Label column (default: target).")
     parser.add_argument(
-        "--task", choices=["classification", "regression"], default="classification"
+        "--train",
+        type=Path,
+        default=Path("data/train.csv"),
+        help="Training data, relative to DIR (default: data/train.csv; CSV or Parquet).",
     )
+    parser.add_argument(
+        "--holdout",
+        type=Path,
+        default=Path("data/holdout.csv"),
+        help="Holdout data on which models are compared, relative to DIR "
+        "(default: data/holdout.csv).",
+    )
+    parser.add_argument(
+        "--target",
+        help="Name of the label column in the data (default: a column named target, label, y, "
+        "class or outcome, else the last column).",
+    )
+    parser.add_argument(
+        "--task",
+        choices=["classification", "regression"],
+        help="Default: inferred from the target (text, or at most 10 whole values: "
+        "classification).",
+    )
+    parser.add_argument("--model-name", help="Registered model name (default: the folder name).")
     parser.add_argument(
         "--ref",
         help="Full commit SHA of mlops-actions to pin in the workflows (default: the commit this "
         "copy was installed from, else the release's pinned commit).",
     )
     parser.add_argument("--repository", default=ACTION_REPOSITORY, help=argparse.SUPPRESS)
-    parser.add_argument("--force", action="store_true", help="Overwrite existing files.")
-
-
-def _installed_commit() -> str | None:
-    """The commit of the mlops-actions checkout this package runs from, if it is one."""
-    import subprocess
-
-    root = Path(__file__).resolve().parents[3]
-    if not (root / ".git").exists():
-        return None
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    sha = out.stdout.strip()
-    return sha if _SHA.match(sha) else None
-
-
-def _template(name: str) -> str:
-    from importlib.resources import files
-
-    return files("mlops_actions").joinpath("templates", name).read_text(encoding="utf-8")
-
-
-WORKFLOWS = ("ml-pipeline.yml", "pr-evaluation.yml", "drift-monitor.yml")
-
-
-def render_workflow(name: str, *, repository: str, ref: str, version: str) -> str:
-    """A consumer workflow template with mlops-actions pinned to `ref`."""
-    return (
-        _template(f"workflows/{name}")
-        .replace("__REPOSITORY__", repository)
-        .replace("__REF__", ref)
-        .replace("__VERSION__", f"v{version}")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="Write mlops.yaml, the suite, the smoke cases and the workflows anew "
+        "(an existing train.py is never overwritten).",
     )
 
 
 def _run(ctx: Context) -> StepResult:
-    from mlops_actions import __version__
-
     args = ctx.args
     root: Path = args.dir
-    name = args.model_name or re.sub(r"[^A-Za-z0-9_.-]+", "-", root.resolve().name).strip("-.")
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}", name or ""):
-        raise InputError(
-            f"cannot derive a model name from {root.resolve().name!r};",
-            hint="pass --model-name NAME.",
+    config = root / "mlops.yaml"
+    if config.exists() and not args.force:
+        return StepResult(
+            "init",
+            {"files": [], "changed": False},
+            message=f"nothing changed: {config} exists, so this repository is set up already "
+            "(pass --force to write its files anew from the data)",
         )
-    ref = args.ref or _installed_commit() or PINNED_REF
-    if not ref or not _SHA.match(ref):
-        raise InputError(
-            f"--ref {ref!r} is not a full commit SHA;"
-            if ref
-            else "no commit to pin the workflow to;",
-            hint="pass --ref with the 40-character SHA of the mlops-actions release you adopt.",
-        )
-    primary = "roc_auc" if args.task == "classification" else "rmse"
-    config_text = (
-        _template("mlops.yaml")
-        .replace("__MODEL_NAME__", name)
-        .replace("__TARGET__", args.target)
-        .replace("__PRIMARY_METRIC__", primary)
-        .replace("task: classification ", f"task: {args.task} ")
+    name = _model_name(root, args.model_name)
+    from dataclasses import replace
+
+    from mlops_actions.release import pin_workflow, pinned_commit
+    from mlops_actions.scaffold.files import Scaffold, plan
+
+    pin = pinned_commit(args.ref)
+    if args.repository != pin.repository:
+        pin = replace(pin, repository=args.repository)
+    scaffold: Scaffold = plan(
+        root,
+        train=args.train,
+        holdout=args.holdout,
+        target=args.target,
+        task=args.task,
+        model_name=name,
+        workflows={n: pin_workflow(template(f"workflows/{n}"), pin) for n in WORKFLOWS},
     )
-    targets = {root / "mlops.yaml": config_text}
-    for name in WORKFLOWS:
-        targets[root / ".github" / "workflows" / name] = render_workflow(
-            name, repository=args.repository, ref=ref, version=__version__
-        )
-    existing = [p for p in targets if p.exists()]
-    if existing and not args.force:
-        raise InputError(
-            f"{', '.join(map(str, existing))} already exist{'s' if len(existing) == 1 else ''};",
-            hint="pass --force to overwrite.",
-        )
-    for path, text in targets.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    written = [str(p) for p in targets]
+    written = scaffold.write(force=args.force)
+    lines = [f"wrote {', '.join(str(p.relative_to(root)) for p in written)}"]
+    lines += list(scaffold.notes)
+    lines.append(f"workflows pin {pin.repository}@{pin.sha} # {pin.comment}")
+    if pin.note:
+        lines.append(f"note: {pin.note}")
+    lines.append(
+        "next: commit these files, then run `mlops pipeline run --approve` "
+        "(`mlops config check` shows what the config resolves to)"
+    )
     return StepResult(
         "init",
-        {"files": written, "model-name": name},
-        message=f"wrote {', '.join(written)}; next: edit mlops.yaml, then `mlops config check`",
+        {
+            "files": [str(p) for p in written],
+            "changed": True,
+            "model-name": name,
+            "task": scaffold.profile.task,
+            "target": scaffold.profile.target,
+            "primary-metric": scaffold.profile.primary_metric,
+            "ref": pin.sha,
+        },
+        message="\n".join(lines),
     )
+
+
+def _model_name(root: Path, given: str | None) -> str:
+    name = given or re.sub(r"[^A-Za-z0-9_.-]+", "-", root.resolve().name).strip("-.")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}", name or ""):
+        raise InputError(
+            f"cannot use {name or root.resolve().name!r} as a model name;",
+            hint="pass --model-name NAME (letters, digits, . _ -).",
+        )
+    return name
 
 
 COMMAND = Command(
-    "init", "Write a starter mlops.yaml and caller workflow into a repository", _add_arguments, _run
+    "init",
+    "Make a repository runnable: mlops.yaml, suite, smoke cases, train.py, workflows",
+    _add_arguments,
+    _run,
 )

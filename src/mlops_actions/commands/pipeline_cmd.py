@@ -20,7 +20,15 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         "--approve", action="store_true", help="Approve the deployment without asking."
     )
     run.add_argument(
-        "--keep-endpoint", action="store_true", help="Leave the local endpoint running."
+        "--keep-endpoint",
+        action="store_true",
+        help="Leave the local endpoint running even when nothing was promoted.",
+    )
+    run.add_argument(
+        "--stop-endpoint",
+        action="store_true",
+        help="Stop the local endpoint at the end, even after a promotion (default: a promoted "
+        "model keeps serving until `mlops endpoint down`).",
     )
     run.add_argument(
         "--param",
@@ -50,16 +58,20 @@ def _approver(auto: bool) -> object:
 
 
 def _run(ctx: Context) -> StepResult:
+    from mlops_actions.config import default_report_dir
     from mlops_actions.pipeline import (
         PipelineOptions,
         StepStatus,
+        endpoint_after_run,
+        local_endpoint_running,
         run_pipeline,
-        stop_local_endpoint,
     )
+    from mlops_actions.preflight import raise_for
     from mlops_actions.reports.markdown import table
 
     settings = ctx.settings()
-    report_dir = ctx.report_dir or settings.state_dir() / "reports"
+    raise_for(settings, ctx.config_path)
+    report_dir = ctx.report_dir or default_report_dir(settings)
 
     def show(status: StepStatus) -> None:
         detail = f" — {status.detail}" if status.detail else ""
@@ -72,14 +84,23 @@ def _run(ctx: Context) -> StepResult:
         report_dir=report_dir,
         approve=_approver(ctx.args.approve),  # type: ignore[arg-type]
         params=tuple(ctx.args.param),
-        keep_endpoint=ctx.args.keep_endpoint,
     )
+    was_running = local_endpoint_running(settings)
+    statuses: list[StepStatus] = []
     try:
         statuses = run_pipeline(options, progress=show)
     finally:
-        if not ctx.args.keep_endpoint:
-            stop_local_endpoint(settings)
-    outputs: dict[str, object] = {}
+        promoted = any(
+            s.step == "canary-deploy" and s.outputs.get("outcome") == "promoted" for s in statuses
+        )
+        endpoint_state = endpoint_after_run(
+            settings,
+            was_running=was_running,
+            promoted=promoted,
+            keep=ctx.args.keep_endpoint,
+            stop=ctx.args.stop_endpoint,
+        )
+    outputs: dict[str, object] = {"endpoint-state": endpoint_state}
     for status in statuses:
         outputs.update({f"{status.step}.{k}": v for k, v in status.outputs.items()})
     failed = [s for s in statuses if s.state == "failed"]
@@ -94,7 +115,7 @@ def _run(ctx: Context) -> StepResult:
         ("model version", outputs.get("register.model-version")),
         ("comparison", outputs.get("compare-champion.decision-reason")),
         ("canary", outputs.get("canary-deploy.outcome")),
-        ("endpoint", outputs.get("canary-deploy.endpoint-url")),
+        ("endpoint", _endpoint_fact(outputs, endpoint_state)),
         ("reports", str(report_dir)),
     ]
     summary += "\n" + table(["", ""], [(k, v) for k, v in facts if v not in (None, "")])
@@ -102,6 +123,9 @@ def _run(ctx: Context) -> StepResult:
         message = f"stopped at {failed[0].step}: {failed[0].detail}"
     else:
         message = "pipeline finished: every step passed"
+    if endpoint_state == "running":
+        url = outputs.get("canary-deploy.endpoint-url") or "the local endpoint"
+        message += f"\nthe endpoint keeps serving at {url}; stop it with `mlops endpoint down`"
     return StepResult(
         "pipeline run",
         {
@@ -115,6 +139,13 @@ def _run(ctx: Context) -> StepResult:
         message=message,
         summary=summary,
     )
+
+
+def _endpoint_fact(outputs: dict[str, object], state: str) -> str | None:
+    url = outputs.get("canary-deploy.endpoint-url")
+    if state == "running":
+        return f"{url or 'local endpoint'} (serving; `mlops endpoint down` stops it)"
+    return f"{url} ({state})" if url else None
 
 
 COMMAND = Command("pipeline", "Run the whole pipeline locally", _add_arguments, _run)
