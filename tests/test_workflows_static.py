@@ -6,6 +6,7 @@ WASM build), and check-jsonschema with GitHub's workflow and action schemas.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -29,18 +30,87 @@ def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, env=python_env(), check=False)
 
 
-def test_zizmor_offline_finds_nothing() -> None:
-    proc = _run(
-        [
-            str(BIN / "zizmor"),
-            "--offline",
-            "--config",
-            str(REPO / ".github" / "zizmor.yml"),
-            *map(str, ALL_YAML),
-        ]
+def _zizmor_findings(*targets: str) -> list[dict[str, object]]:
+    """zizmor's JSON findings for `targets`, as zizmor itself collects them (offline, strict)."""
+    proc = subprocess.run(
+        [str(BIN / "zizmor"), "--offline", "--strict-collection", "--format", "json", *targets],
+        capture_output=True,
+        text=True,
+        env=python_env(),
+        cwd=REPO,
+        check=False,
     )
+    try:
+        findings = json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError(
+            f"zizmor did not report (exit {proc.returncode}): {proc.stderr}"
+        ) from None
+    assert isinstance(findings, list), proc.stdout
+    assert findings or proc.returncode == 0, proc.stderr
+    return findings
+
+
+def _describe(findings: list[dict[str, object]]) -> str:
+    lines = []
+    for finding in findings:
+        locations = finding.get("locations") or [{}]
+        where = json.dumps(locations[0].get("symbolic", {}).get("key"))  # type: ignore[union-attr]
+        lines.append(f"{finding.get('ident')} ({finding.get('determinations')}) at {where}")
+    return "\n".join(lines)
+
+
+def test_zizmor_on_the_whole_repository_finds_nothing() -> None:
+    """`zizmor --offline .` the way it scans a repository: workflows, actions and dependabot.yml
+    (with `.github/zizmor.yml`, whose every ignore says why)."""
+    findings = _zizmor_findings(".")
+    assert findings == [], _describe(findings)
+
+
+def test_zizmor_collects_dependabot_and_every_action() -> None:
+    proc = subprocess.run(
+        [str(BIN / "zizmor"), "--offline", "--format", "plain", "."],
+        capture_output=True,
+        text=True,
+        env=python_env(),
+        cwd=REPO,
+        check=False,
+    )
+    audited = set(re.findall(r"completed \./(\S+)", proc.stdout + proc.stderr))
+    wanted = {p.relative_to(REPO).as_posix() for p in [*REUSABLE, *ACTIONS]}
+    assert {".github/dependabot.yml", *wanted} <= audited, sorted(audited)
+
+
+def test_zizmor_on_the_caller_templates_finds_nothing() -> None:
+    """The templates under workflows/ are not where zizmor looks in a repository: name them."""
+    config = str(REPO / ".github" / "zizmor.yml")
+    findings = _zizmor_findings("--config", config, *(str(p) for p in TEMPLATES))
+    assert findings == [], _describe(findings)
+
+
+def test_dependabot_config_matches_its_schema_and_every_ecosystem_cools_down() -> None:
+    path = REPO / ".github" / "dependabot.yml"
+    proc = _run([str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.dependabot", str(path)])
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "No findings to report" in proc.stdout + proc.stderr
+    updates = yaml.safe_load(path.read_text(encoding="utf-8"))["updates"]
+    assert {u["package-ecosystem"] for u in updates} >= {"github-actions", "pip", "docker", "npm"}
+    for update in updates:
+        assert update["cooldown"]["default-days"] >= 7, update["package-ecosystem"]
+
+
+def test_every_zizmor_suppression_says_why() -> None:
+    """An inline `# zizmor: ignore[rule]` needs a reason on its line or the line above."""
+    unexplained = []
+    for path in [*ALL_YAML, REPO / ".github" / "dependabot.yml"]:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines):
+            if "zizmor: ignore[" not in line:
+                continue
+            after = line.split("zizmor: ignore[", 1)[1].split("]", 1)[-1]
+            above = lines[number - 1].strip() if number else ""
+            if not after.strip(" :-—") and not (above.startswith("#") and len(above) > 10):
+                unexplained.append(f"{path.relative_to(REPO)}:{number + 1}")
+    assert unexplained == []
 
 
 def test_actionlint_finds_nothing() -> None:

@@ -367,17 +367,52 @@ class Settings(_Section):
     base_dir: Path = Field(Path("."), exclude=True, description="Set by the loader.")
 
     def resolved_tracking_uri(self) -> str:
-        """The MLflow tracking URI the steps use."""
-        if self.tracking_uri:
-            return self.tracking_uri
-        env = os.environ.get("MLFLOW_TRACKING_URI")
-        if env:
-            return env
+        """The MLflow tracking URI the steps use (its credentials masked on a runner; print it
+        through `mlops_actions.redact.redact_uri`)."""
+        from mlops_actions.redact import mask_uri
+
+        uri = self.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+        if uri:
+            mask_uri(uri)
+            return uri
         return f"sqlite:///{(self.base_dir / '.mlops' / 'mlflow.db').as_posix()}"
 
     def state_dir(self) -> Path:
         """Where local state lives (`.mlops/` next to mlops.yaml)."""
         return self.base_dir / ".mlops"
+
+
+STATE_DIR_MODE = 0o700
+STORE_FILE_MODE = 0o600
+
+
+def secure_sqlite_store(uri: str) -> None:
+    """Before MLflow opens a local sqlite store: its folder 0700 and the database file 0600.
+
+    MLflow (through SQLite) would create both with the umask (0755/0644), readable by every user
+    of the machine, and the store holds params, tags and inputs. A missing folder is made 0700
+    and a missing database file 0600 (SQLite gives its journals the file's mode); our own state
+    folder `.mlops/` and its database are tightened when they exist. Other URIs: nothing.
+    """
+    if not uri.startswith("sqlite:///"):
+        return
+    database = Path(uri[len("sqlite:///") :].split("?", 1)[0])
+    if not database.name or str(database) == ":memory:":
+        return
+    ours = database.parent.name == ".mlops"
+    try:
+        database.parent.mkdir(mode=STATE_DIR_MODE, parents=True, exist_ok=True)
+        if ours:
+            database.parent.chmod(STATE_DIR_MODE)
+        if not database.exists():
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+            os.close(os.open(database, flags, STORE_FILE_MODE))
+        elif ours:
+            database.chmod(STORE_FILE_MODE)
+    except FileExistsError:
+        pass  # created meanwhile by another process: it chose the mode
+    except OSError:
+        pass  # not ours to change (read-only or another user's): MLflow reports what fails
 
 
 def default_report_dir(settings: Settings | None) -> Path:

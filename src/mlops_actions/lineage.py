@@ -27,6 +27,7 @@ from typing import Any
 
 from mlops_actions.backends.compute import ParamValue
 from mlops_actions.errors import BackendError, InputError
+from mlops_actions.redact import mask_uri, redact_text, redact_uri
 
 KEY_PACKAGES = (
     "mlops-actions",
@@ -270,9 +271,13 @@ def recorded_params(tags: Mapping[str, str], params: Mapping[str, str]) -> dict[
 
 def _mlflow_error(exc: Exception, what: str) -> BackendError:
     return BackendError(
-        f"MLflow could not {what}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__};",
+        f"MLflow could not {what}: {redact_text(_first_line(exc))};",
         hint="check the tracking URI (tracking_uri in mlops.yaml or $MLFLOW_TRACKING_URI).",
     )
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def resolve_reference(client: Any, ref: str, *, default_model: str | None) -> tuple[str, str]:
@@ -307,7 +312,7 @@ def resolve_reference(client: Any, ref: str, *, default_model: str | None) -> tu
     except MlflowException as exc:
         if getattr(exc, "error_code", "") in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
             raise InputError(
-                f"{ref!r} was not found in the tracking store ({str(exc).splitlines()[0]});",
+                f"{ref!r} was not found in the tracking store ({redact_text(_first_line(exc))});",
                 hint="pass a run id, NAME/VERSION, NAME@ALIAS or a models:/ URI that exists.",
             ) from None
         raise _mlflow_error(exc, f"look up {ref!r}") from None
@@ -347,6 +352,10 @@ def lineage_of(tracking_uri: str, ref: str, *, default_model: str | None = None)
     import mlflow
     from mlflow.exceptions import MlflowException
 
+    from mlops_actions.config import secure_sqlite_store
+
+    secure_sqlite_store(tracking_uri)
+    mask_uri(tracking_uri)
     client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     run_id, via = resolve_reference(client, ref, default_model=default_model)
     try:
@@ -459,13 +468,13 @@ def render_markdown(lineage: Lineage) -> str:
             or "not registered",
         ),
     ]
-    head = f"### Lineage of {escape(lineage.resolved_from)}\n\n"
-    return head + table(["", "value"], rows)
+    head = f"### Lineage of {escape(redact_text(lineage.resolved_from))}\n\n"
+    return head + table(["", "value"], [(key, redact_text(value)) for key, value in rows])
 
 
 def lineage_outputs(lineage: Lineage) -> dict[str, object]:
     """The chain as action outputs / `--json`."""
-    tags = lineage.tags
+    tags = {k: redact_text(v) for k, v in lineage.tags.items()}
     return {
         "run-id": lineage.run_id,
         "experiment": lineage.experiment,
@@ -476,9 +485,9 @@ def lineage_outputs(lineage: Lineage) -> dict[str, object]:
         "workflow-run-url": tags.get(TAG_WORKFLOW, ""),
         "data-version": tags.get(TAG_DATA_VERSION, ""),
         "lock-hash": tags.get(TAG_LOCK_HASH, ""),
-        "params": lineage.recorded_params,
+        "params": {k: redact_text(v) for k, v in lineage.recorded_params.items()},
         "metrics": lineage.metrics,
-        "model-uri": lineage.model_uris[0] if lineage.model_uris else "",
+        "model-uri": redact_uri(lineage.model_uris[0]) if lineage.model_uris else "",
         "versions": [
             {"name": v.name, "version": v.version, "aliases": list(v.aliases)}
             for v in lineage.versions

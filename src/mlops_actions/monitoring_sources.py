@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from mlops_actions.errors import BackendError, InputError
+from mlops_actions.redact import redact_uri
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -819,10 +820,7 @@ def _deployment_of(source: Any) -> str | None:
     return None
 
 
-def _redact(url: str) -> str:
-    """A URL without credentials or SAS query strings."""
-    text = re.sub(r"//[^/@]*@", "//", url)
-    return text.split("?", 1)[0]
+_redact = redact_uri  # a URL without userinfo, SAS signatures or tokens (mlops_actions.redact)
 
 
 def _names(columns: Iterable[object]) -> str:

@@ -23,6 +23,7 @@ import os
 import random
 import socket
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -30,7 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from mlops_actions.config import secure_sqlite_store
 from mlops_actions.errors import BackendError, InputError
+from mlops_actions.redact import mask_uri, redact_text, redact_uri
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -46,6 +49,11 @@ CANDIDATE_TAG = "mlops.candidate"
 PREVIOUS_CHAMPION_TAG = "mlops.previous_champion"
 MODEL_PREVIOUS_CHAMPION_TAG = "mlops.champion.previous"
 LOCK_SUFFIX = "__mlops_lock"
+LOCK_HOST_TAG = "mlops.lock.host"
+LOCK_PID_TAG = "mlops.lock.pid"
+LOCK_BEAT_TAG = "mlops.lock.heartbeat"
+LOCK_MISSED_BEATS = 6
+"""Heartbeat periods a live lock holder never misses; past them its lock is broken."""
 ALIAS_MODE_ENV = "MLOPS_REGISTRY_ALIASES"
 
 _UNSUPPORTED = {"ENDPOINT_NOT_FOUND", "NOT_IMPLEMENTED", "FEATURE_DISABLED"}
@@ -125,13 +133,20 @@ class ModelRegistry:
         alias_mode: AliasMode | None = None,
         lock_timeout: float = 120.0,
         lock_ttl: float = 600.0,
+        lock_heartbeat: float = 5.0,
     ) -> None:
         from mlflow import MlflowClient
 
-        self.tracking_uri = tracking_uri
-        self.registry_uri = registry_uri or tracking_uri
+        self._tracking_uri = tracking_uri
+        self._registry_uri = registry_uri or tracking_uri
+        mask_uri(f"{self._tracking_uri} {self._registry_uri}")
+        for uri in {self._tracking_uri, self._registry_uri}:
+            secure_sqlite_store(uri)
+        self.tracking_uri = redact_uri(tracking_uri)
+        """The tracking URI as it may be shown (no credentials); the client has the full one."""
+        self.registry_uri = redact_uri(self._registry_uri)
         self.client: MlflowClient = MlflowClient(
-            tracking_uri=tracking_uri, registry_uri=self.registry_uri
+            tracking_uri=tracking_uri, registry_uri=self._registry_uri
         )
         mode = alias_mode or os.environ.get(ALIAS_MODE_ENV, "auto")
         if mode not in ("auto", "aliases", "tags"):
@@ -143,6 +158,9 @@ class ModelRegistry:
         self._aliases: bool | None = {"aliases": True, "tags": False}.get(mode)
         self.lock_timeout = lock_timeout
         self.lock_ttl = lock_ttl
+        self.lock_heartbeat = lock_heartbeat
+        """A held lock's heartbeat tag is renewed this often; one unrenewed for
+        `LOCK_MISSED_BEATS` periods is broken (its owner died without releasing it)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ModelRegistry:
@@ -253,8 +271,8 @@ class ModelRegistry:
         env = {key: os.environ.get(key) for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
         saved_tracking = getattr(tracking_utils, "_tracking_uri", None)
         saved_registry = getattr(registry_utils, "_registry_uri", None)
-        mlflow.set_tracking_uri(self.tracking_uri)
-        mlflow.set_registry_uri(self.registry_uri)
+        mlflow.set_tracking_uri(self._tracking_uri)
+        mlflow.set_registry_uri(self._registry_uri)
         try:
             yield
         finally:
@@ -456,18 +474,27 @@ class ModelRegistry:
     def lock(self, name: str) -> Iterator[None]:
         """Hold the per-model registry lock (`<name>__mlops_lock`) for the block.
 
-        Waits up to `lock_timeout` seconds; a lock older than `lock_ttl` seconds is taken to be
-        left by a killed job and broken. Servers that cannot create registered models fall back
-        to a lock file on this machine.
+        Waits up to `lock_timeout` seconds. A lock left by a killed job is broken: at once when
+        its owner ran on this machine and that process is gone, else when its heartbeat (renewed
+        every `lock_heartbeat` seconds while held) is `LOCK_MISSED_BEATS` periods old, and a lock
+        without a heartbeat when it is older than `lock_ttl`. Servers that cannot create
+        registered models fall back to a lock file on this machine.
         """
         lock_name = f"{name}{LOCK_SUFFIX}"
         if not self._acquire(lock_name):
             with _file_lock(lock_name, self.lock_timeout):
                 yield
             return
+        stop = threading.Event()
+        beat = threading.Thread(
+            target=self._heartbeat, args=(lock_name, stop), name="registry-lock", daemon=True
+        )
+        beat.start()
         try:
             yield
         finally:
+            stop.set()
+            beat.join()
             try:
                 self.client.delete_registered_model(lock_name)
             except Exception as exc:  # noqa: BLE001
@@ -476,13 +503,18 @@ class ModelRegistry:
 
     def _acquire(self, lock_name: str) -> bool:
         """Take the registry lock; False when the server cannot hold one (use a file lock)."""
-        owner = f"{actor()}@{socket.gethostname()}:{os.getpid()}"
+        host, pid = socket.gethostname(), os.getpid()
         deadline = time.monotonic() + self.lock_timeout
         while True:
             try:
                 self.client.create_registered_model(
                     lock_name,
-                    tags={"mlops.lock.owner": owner},
+                    tags={
+                        "mlops.lock.owner": f"{actor()}@{host}:{pid}",
+                        LOCK_HOST_TAG: host,
+                        LOCK_PID_TAG: str(pid),
+                        LOCK_BEAT_TAG: f"{time.time():.3f}",
+                    },
                     description="Transient lock of mlops-actions; safe to delete when older "
                     f"than {int(self.lock_ttl)} s.",
                 )
@@ -504,25 +536,68 @@ class ModelRegistry:
                 )
             time.sleep(0.05 + random.random() * 0.15)  # noqa: S311 - jitter, not crypto
 
+    def _heartbeat(self, lock_name: str, stop: threading.Event) -> None:
+        """Renew the held lock's heartbeat until `stop`; a missed beat is retried next period."""
+        while not stop.wait(self.lock_heartbeat):
+            with suppress(Exception):  # a busy store: the next beat comes soon enough
+                self.client.set_registered_model_tag(lock_name, LOCK_BEAT_TAG, f"{time.time():.3f}")
+
     def _break_if_stale(self, lock_name: str) -> None:
+        """Delete the lock when its owner is provably dead or has stopped beating."""
         try:
             held = self.client.get_registered_model(lock_name)
         except Exception:  # noqa: BLE001 - released meanwhile, or unreadable: just retry
             return
-        created = (held.creation_timestamp or 0) / 1000.0
-        if created and time.time() - created > self.lock_ttl:
+        if lock_is_stale(
+            held.tags or {},
+            created=(held.creation_timestamp or 0) / 1000.0,
+            now=time.time(),
+            ttl=self.lock_ttl,
+            expiry=self.lock_heartbeat * LOCK_MISSED_BEATS,
+        ):
             with suppress(Exception):  # someone else may have broken it first
                 self.client.delete_registered_model(lock_name)
 
     # ------------------------------------------------------------------ errors
 
     def _backend(self, action: str, exc: BaseException) -> BackendError:
-        detail = " ".join(str(getattr(exc, "message", None) or exc).split())[:300]
-        where = _redact(self.registry_uri)
+        detail = redact_text(" ".join(str(getattr(exc, "message", None) or exc).split())[:300])
         return BackendError(
-            f"MLflow registry at {where} failed to {action}: {detail};",
+            f"MLflow registry at {self.registry_uri} failed to {action}: {detail};",
             hint="check that the tracking server is reachable and the credentials may write.",
         )
+
+
+def lock_is_stale(
+    tags: Mapping[str, str], *, created: float, now: float, ttl: float, expiry: float
+) -> bool:
+    """Whether a registry lock with these tags was left by an owner that is gone.
+
+    Dead for sure: the owner ran on this host and its pid no longer exists. Presumed dead: its
+    heartbeat is older than `expiry` (it renews far more often), or, for a lock of an older
+    version without a heartbeat, the lock is older than `ttl`.
+    """
+    pid = tags.get(LOCK_PID_TAG, "")
+    here = tags.get(LOCK_HOST_TAG) == socket.gethostname()
+    if here and pid.isdigit() and not _pid_alive(int(pid)):
+        return True
+    beat = tags.get(LOCK_BEAT_TAG)
+    if beat is not None:
+        try:
+            return now - float(beat) > expiry
+        except ValueError:
+            pass
+    return bool(created) and now - created > ttl
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 def _quote(text: str) -> str:
@@ -531,14 +606,6 @@ def _quote(text: str) -> str:
 
 def _sqlite_busy(exc: BaseException) -> bool:
     return "database is locked" in str(exc)
-
-
-def _redact(uri: str) -> str:
-    """A URI without user:password."""
-    if "@" in uri and "://" in uri:
-        scheme, rest = uri.split("://", 1)
-        return f"{scheme}://{rest.split('@', 1)[1]}"
-    return uri
 
 
 @contextmanager

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from mlops_actions.errors import BackendError
+from mlops_actions.redact import redact_text
 
 AUTH_HINT = (
     "in a workflow, run azure/login with OIDC (permissions: id-token: write) before this step; "
@@ -49,11 +50,15 @@ def first_line(exc: BaseException) -> str:
     """The first non-empty line of an exception's message, without a final period."""
     text = str(getattr(exc, "message", "") or exc).strip()
     line = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
-    return line.rstrip(".")
+    return redact_text(line.rstrip("."))
 
 
 def service_message(exc: BaseException) -> str:
-    """The service's own message of an Azure error (not the SDK's framing)."""
+    """The service's own message of an Azure error (not the SDK's framing), redacted."""
+    return redact_text(_service_message(exc))
+
+
+def _service_message(exc: BaseException) -> str:
     error = getattr(exc, "error", None)
     message = getattr(error, "message", None)
     if message:

@@ -38,6 +38,7 @@ from mlops_actions.backends.azureml_common import service_failure as _service_fa
 from mlops_actions.backends.azureml_common import service_message as _service_message
 from mlops_actions.backends.compute import TrainingJob, TrainingOutcome, format_param
 from mlops_actions.errors import BackendError, InputError
+from mlops_actions.redact import mask_uri, redact_uri, redacting
 
 BASE_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
 """Image under environments built from the lock (Ubuntu with conda, no Python packages)."""
@@ -445,7 +446,8 @@ class AzureMLCompute:
             log.write(f"attaching to the existing Azure ML job {submitted.name}\n")
         name = str(submitted.name)
         url = str(getattr(submitted, "studio_url", "") or "")
-        log.write(f"Azure ML job {name}: {url}\n")
+        mask_uri(url)
+        log.write(f"Azure ML job {name}: {redact_uri(url)}\n")
         log.flush()
         error = ""
         deadline = started + job.timeout_seconds + self.poll.slack_seconds
@@ -580,7 +582,7 @@ class AzureMLCompute:
         from azure.core.exceptions import AzureError
 
         try:
-            with redirect_stdout(log):
+            with redirect_stdout(redacting(log)):  # the SDK prints URIs ("Web View: …")
                 client.jobs.stream(name)
         except JobException as exc:
             return _job_error_message(exc)

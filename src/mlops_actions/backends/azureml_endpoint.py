@@ -79,6 +79,7 @@ from mlops_actions.backends.endpoint import (
 )
 from mlops_actions.backends.local_endpoint.metrics import percentile
 from mlops_actions.errors import BackendError, InputError
+from mlops_actions.redact import mask, redact_uri
 
 if TYPE_CHECKING:
     from mlops_actions.config import Settings
@@ -681,6 +682,9 @@ class AzureMLEndpoint(Endpoint):
                         hint="deploy.endpoint must use key authentication (auth_mode: key).",
                     )
                 self._key = str(key)
+                # masked before anything could print it (a secondary key is as good as the first)
+                mask(self._key)
+                mask(str(getattr(keys, "secondary_key", None) or ""))
             return self._key
 
     def invoke(
@@ -750,7 +754,8 @@ class AzureMLEndpoint(Endpoint):
 
     def _unreachable(self, url: str, exc: BaseException) -> EndpointError:
         return EndpointError(
-            f"the Azure ML endpoint {self.name} cannot be reached at {url} ({type(exc).__name__});",
+            f"the Azure ML endpoint {self.name} cannot be reached at {redact_uri(url)} "
+            f"({type(exc).__name__});",
             hint=f"check the network and `az ml online-endpoint show -n {self.name}`.",
         )
 

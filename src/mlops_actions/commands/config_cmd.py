@@ -69,11 +69,14 @@ def _schema(output: Path | None) -> StepResult:
 def _check(ctx: Context) -> StepResult:
     from mlops_actions.preflight import raise_for
 
+    from mlops_actions.redact import redact_uri
+
     settings = ctx.settings()
     raise_for(settings, ctx.config_path, read_data=not ctx.args.no_data)
+    tracking = redact_uri(settings.resolved_tracking_uri())
     rows = [
         ("model", f"{settings.model.name} ({settings.model.task})"),
-        ("tracking", settings.resolved_tracking_uri()),
+        ("tracking", tracking),
         ("train", f"{settings.train.backend}: {settings.train.command}"),
         ("evaluate", _improvement(settings)),
         (
@@ -89,7 +92,7 @@ def _check(ctx: Context) -> StepResult:
             "valid": True,
             "model-name": settings.model.name,
             "task": settings.model.task,
-            "tracking-uri": settings.resolved_tracking_uri(),
+            "tracking-uri": tracking,
         },
         message=f"{ctx.config_path} is valid, and everything a run needs is there",
         summary=f"### ✅ {escape(ctx.config_path.name)} is valid\n\n"

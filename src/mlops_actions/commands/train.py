@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlops_actions.commands.base import Command, Context
+from mlops_actions.redact import redact_text, redact_uri
 from mlops_actions.results import Annotation, StepResult
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ def _step_result(result: TrainingResult, model: str) -> StepResult:
         "run-id": result.run_id,
         "model-uri": result.model_uri,
         "job-name": result.job_name,
-        "job-url": result.job_url,
+        "job-url": redact_uri(result.job_url),
         "metrics": result.metrics,
         "status": result.status,
     }
@@ -117,7 +118,7 @@ def _step_result(result: TrainingResult, model: str) -> StepResult:
                 f"reproduced run {repro.original_run_id}: every metric within ±{repro.tolerance:g}"
             )
     elif result.status != "completed":
-        message = f"training {result.status}: {result.message}"
+        message = f"training {result.status}: {redact_text(result.message)}"
     else:
         assert repro is not None
         names = ", ".join(m.name for m in repro.beyond_tolerance)
@@ -153,7 +154,7 @@ def _summary(result: TrainingResult, model: str) -> str:
     rows: list[tuple[str, str]] = [
         ("run", f"{result.run_id} in {result.experiment}"),
         ("model", result.model_uri or "none"),
-        ("job", f"{result.job_name} {result.job_url}".strip()),
+        ("job", f"{result.job_name} {redact_uri(result.job_url)}".strip()),
         ("params", ", ".join(f"{k}={v}" for k, v in result.params.items()) or "none"),
         ("code", code),
         ("data", tags.get(lineage.TAG_DATA_VERSION, "not recorded")),
@@ -190,11 +191,11 @@ def _summary(result: TrainingResult, model: str) -> str:
             )
         )
     if result.status != "completed":
-        parts.append(escape(result.message, max_len=1000) + "\n")
+        parts.append(escape(redact_text(result.message), max_len=1000) + "\n")
         if result.log_tail:
             parts.append(
                 "<details open><summary>Last lines of the log</summary>\n\n"
-                + code_block(result.log_tail)
+                + code_block(redact_text(result.log_tail))
                 + "\n</details>\n"
             )
     return "\n".join(parts)

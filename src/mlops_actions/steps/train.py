@@ -37,6 +37,7 @@ from mlops_actions.backends.compute import (
     format_param,
 )
 from mlops_actions.errors import BackendError, InputError
+from mlops_actions.redact import redact_text, redact_uri
 
 if TYPE_CHECKING:
     from mlops_actions.backends.azureml_compute import AzureMLSpec, PollPolicy
@@ -356,7 +357,7 @@ def run_training(
         env={"MLOPS_PARAMS": json.dumps({k: format_param(v) for k, v in params.items()})},
     )
     if request.dry_run:
-        return DryRun(backend.name, backend.describe(job))
+        return DryRun(backend.name, redact_text(backend.describe(job)))
 
     client = _client(tracking_uri)
     original = None
@@ -415,7 +416,7 @@ def run_training(
         run_id=outcome.run_id,
         model_uri=model_uri,
         job_name=outcome.job_name,
-        job_url=outcome.job_url or _run_url(tracking_uri, client, outcome.run_id),
+        job_url=redact_uri(outcome.job_url or _run_url(tracking_uri, client, outcome.run_id)),
         experiment=experiment,
         tracking_uri=tracking_uri,
         metrics=metrics,
@@ -436,13 +437,16 @@ def run_training(
 def _client(tracking_uri: str) -> Any:
     import mlflow
 
+    from mlops_actions.config import secure_sqlite_store
+
+    secure_sqlite_store(tracking_uri)  # a new .mlops/mlflow.db is 0600 in a 0700 folder
     return mlflow.MlflowClient(tracking_uri=tracking_uri)
 
 
 def _mlflow_failure(exc: Exception, what: str) -> BackendError:
     first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return BackendError(
-        f"MLflow could not {what}: {first};",
+        f"MLflow could not {what}: {redact_text(first)};",
         hint="check the tracking URI (tracking_uri in mlops.yaml or $MLFLOW_TRACKING_URI).",
     )
 
@@ -524,7 +528,7 @@ def _finish(
         # The workspace's MLflow is not reachable from here (or not the configured store):
         # point at the job's MLflow artifacts, which Azure ML can register from.
         warnings.append(
-            f"run {run_id} is not in the tracking store {job.tracking_uri} "
+            f"run {run_id} is not in the tracking store {redact_uri(job.tracking_uri)} "
             f"({type(exc).__name__}); model-uri points at the job's MLflow artifacts"
         )
         return f"azureml://jobs/{run_id}/outputs/artifacts/paths/{MODEL_ARTIFACT}", {}, warnings
