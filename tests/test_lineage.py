@@ -218,12 +218,14 @@ def test_a_run_without_lineage_or_models_says_so(registry: Registry) -> None:
 def test_rendered_chain_is_one_inert_screen(registry: Registry) -> None:
     chain = lineage.lineage_of(registry.uri, "credit-default@champion")
     text = lineage.render_markdown(chain)
-    assert text.startswith("### Lineage of credit-default&#64;champion (version 1)\n")
-    assert "| code | 0123456789ab on main&#124;&lt;b&gt;&#64;team&lt;/b&gt; |" in text
+    assert text.startswith("### Lineage of credit-default&#64;\u200bchampion (version 1)\n")
+    assert "| code | 0123456789ab on main&#124;&lt;b&gt;&#64;\u200bteam&lt;/b&gt; |" in text
     assert "| data | dvc&#58;v2&#58;5f1e (data/train.csv) |" in text
     assert "| params | C=0.5, max-iter=100 |" in text
     assert "val&#95;roc&#95;auc=0.8123" in text
-    assert "credit-default v1 (&#64;champion), credit-default v2 (&#64;challenger)" in text
+    assert (
+        "credit-default v1 (&#64;\u200bchampion), credit-default v2 (&#64;\u200bchallenger)" in text
+    )
     assert len(text.splitlines()) < 20
 
 

@@ -290,11 +290,6 @@ def test_the_run_server_comes_from_github_server_url() -> None:
     assert github_env({}).server_link("https://github.com/o/r/actions/runs/9")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reports/comparison.py `_lineage_items` links the mlops.workflow.run_url tag with "
-    "`link(label, value)`; it must use pr_comment.server_link — outside this change's files",
-)
 def test_a_run_url_tag_off_the_github_server_is_text_in_the_comparison_report() -> None:
     from mlops_actions.reports.comparison import render_comparison
     from tests.test_compare_report import _comparison

@@ -78,7 +78,7 @@ def test_drift_dispatches_and_keeps_one_issue_until_a_clean_report(
     assert issue.body.splitlines()[0] == tracking_marker("credit")
     assert issue.labels == [TRACKING_LABEL] and "data drift" in issue.title
     assert "<img" not in issue.body and "@team" not in issue.body
-    assert "&lt;img src=x&gt; &#64;team" in issue.body and RUN_URL in issue.body
+    assert "&lt;img src=x&gt; &#64;\u200bteam" in issue.body and RUN_URL in issue.body
 
     second = drift(mlops, "drifted.csv")
     assert second.code == 0, second.err

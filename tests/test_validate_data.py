@@ -145,7 +145,7 @@ def test_broken_data_fails_with_escaped_table_annotations_and_html(
     assert "below the minimum 1.0" in summary
     assert "<script" not in summary and "&lt;script&gt;alert(1)&lt;/script&gt;" in summary
     # Five of the seven values (GX's order); each escaped: no link, mention or issue reference.
-    for shown in ("&#35;12", "&#64;team", "&#91;l&#93;(http&#58;//x)", "&#96;c&#96;"):
+    for shown in ("&#35;\u200b12", "&#64;\u200bteam", "&#91;l&#93;(http&#58;//x)", "&#96;c&#96;"):
         assert shown in summary
     purpose_row = next(
         line for line in summary.splitlines() if line.startswith("| holdout | purpose")
@@ -240,7 +240,7 @@ def test_a_column_the_data_lacks_is_a_failed_expectation(
     assert got[1]["error"] == got[2]["error"] == f"column {hostile_column!r} is not in the data"
     assert got[3]["observed"] == "column is missing"
     summary = github_job.summary.read_text(encoding="utf-8")
-    assert "a&#124;b &lt;i&gt;&#64;x" in summary and "<i>" not in summary
+    assert "a&#124;b &lt;i&gt;&#64;\u200bx" in summary and "<i>" not in summary
     titles = [c[1]["title"] for c in parse_commands(run.out) if c[0] == "error"]
     assert titles.count(f"validate-data: column {hostile_column}") == 3
     # The files written for the workflow: Markdown (also in the job summary), JSON, HTML.

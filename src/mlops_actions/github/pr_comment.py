@@ -64,6 +64,34 @@ class GitHubEnv:
     def can_call_api(self) -> bool:
         return bool(self.repository and self.token)
 
+    def server_link(self, url: str | None) -> str | None:
+        """`url` when it may be rendered as a link (see `server_link`), else None."""
+        return server_link(url, self.server_url)
+
+
+def server_link(url: str | None, server_url: str) -> str | None:
+    """`url` when it points at the GitHub server of the run, else None (show it as text).
+
+    A `mlops.workflow.run_url` tag is written by whatever code trained the model, pull
+    requests' code included: only `https://<GITHUB_SERVER_URL host>/…` (no userinfo, no other
+    port or scheme) becomes a link in a comment; anything else is escaped text.
+    """
+    from urllib.parse import urlsplit
+
+    if not url or any(c.isspace() for c in url):
+        return None
+    try:
+        link, server = urlsplit(url), urlsplit(server_url or "https://github.com")
+    except ValueError:
+        return None
+    same = (
+        link.scheme == server.scheme
+        and link.scheme in ("https", "http")
+        and link.netloc.lower() == server.netloc.lower()
+        and "@" not in link.netloc
+    )
+    return url if same and link.path.startswith("/") else None
+
 
 def github_env(environ: Mapping[str, str] | None = None) -> GitHubEnv:
     """Read the GitHub Actions environment (`os.environ` unless given)."""
@@ -171,7 +199,7 @@ def upsert_sticky_comment(
     text = body if body.startswith(marker) else f"{marker}\n{body}"
     if len(text) > MAX_COMMENT_CHARS:
         note = "\n\n… shortened to fit a GitHub comment; see the job summary for the full report.\n"
-        text = text[: MAX_COMMENT_CHARS - len(note)] + note
+        text = _cut_inert(text, MAX_COMMENT_CHARS - len(note)) + note
     owners = set(authors) if authors is not None else comment_authors()
     where = f"pull request #{pr_number} of {repo_name(repo)}"
     try:
@@ -186,6 +214,17 @@ def upsert_sticky_comment(
         return StickyComment(made.id, made.html_url, created=True)
     except Exception as exc:  # noqa: BLE001 - translated below
         raise github_error(exc, f"comment on {where}", "pull-requests: write") from None
+
+
+def _cut_inert(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters without leaving a code block or an entity half open."""
+    head = text[:limit]
+    amp = head.rfind("&")
+    if amp >= 0 and len(head) - amp <= 10 and ";" not in head[amp:]:
+        head = head[:amp]  # `&#6` alone would render as text that was never escaped
+    if head.count("```") % 2:
+        head = head[: head.rfind("```")]
+    return head
 
 
 def comment_authors() -> set[str]:

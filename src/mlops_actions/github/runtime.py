@@ -204,12 +204,19 @@ def fail(
     import json
 
     report_failure(message, title=title, file=file, line=line, col=col, json_mode=json_mode)
-    report_dir_file(report_dir, "error.md", f"# {title}\n\n{message}\n")
+    report_dir_file(report_dir, "error.md", error_markdown(title, message))
     if json_mode:
         sys.stdout.write(json.dumps({"error": message, "exit-code": code}) + "\n")
     sys.stdout.flush()
     sys.stderr.flush()
     raise SystemExit(code)
+
+
+def error_markdown(title: str, message: str) -> str:
+    """`error.md`: the failure as Markdown, title and message escaped (lines kept apart)."""
+    from mlops_actions.reports.markdown import escape, escape_block
+
+    return f"# {escape(title)}\n\n{escape_block(message)}\n"
 
 
 def report_failure(

@@ -39,7 +39,7 @@ from mlops_actions.github.pr_comment import (
     repo_name,
     repository,
 )
-from mlops_actions.reports.markdown import escape
+from mlops_actions.reports.markdown import escape, plain
 
 if TYPE_CHECKING:
     from github import Github
@@ -382,4 +382,4 @@ def _render_body(
 
 def _title(model: str, active: tuple[Signal, ...]) -> str:
     what = " and ".join(SIGNAL_TITLES[s] for s in active) or "all clear"
-    return f"Model {' '.join(model.split())}: {what}"
+    return f"Model {plain(model, max_len=120)}: {what}"

@@ -294,7 +294,11 @@ def _lineage_items(ref: ModelRef, tracking_uri: str, repo_url: str | None) -> li
             commit_url = f"{repo_url.rstrip('/')}/commit/{value}"
             items.append(f"{label} {link(value[:12], commit_url)}")
         elif key == "mlops.workflow.run_url":
-            items.append(link(label, value))
+            # Training code writes this tag, a pull request's too: link only the run's server.
+            from mlops_actions.github.pr_comment import github_env
+
+            url = github_env().server_link(value)
+            items.append(link(label, url) if url else f"{label} {escape(value, max_len=120)}")
         else:
             items.append(f"{label} {escape(value, max_len=80)}")
     return items

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlops_actions.reports.html import parse_elements, script_json, with_csp
 from mlops_actions.reports.markdown import escape, table
 
 if TYPE_CHECKING:
@@ -243,9 +244,56 @@ def render_evidently(
             Dataset.from_pandas(pd.DataFrame(cur), data_definition=definition),
             Dataset.from_pandas(pd.DataFrame(ref), data_definition=definition),
         )
-        page = snapshot.get_html_str(as_iframe=False)
+        page, scripts = evidently_page(snapshot)
         json_path.write_text(snapshot.json(), encoding="utf-8")
-    html_path.write_text(_with_banner(page, banner), encoding="utf-8")
+    html_path.write_text(with_csp(_with_banner(page, banner), scripts), encoding="utf-8")
+
+
+def evidently_page(snapshot: Any) -> tuple[str, list[str]]:
+    """Evidently's standalone page of `snapshot`, with its data embedded safely; and its scripts.
+
+    Evidently's own `get_html_str` puts the report data (column names, category values) into an
+    inline `<script>` as raw JSON, so a column named `</script><script>…` runs. Here its page
+    template is rendered without the data, and the data goes in as `script_json` (every `<`, `>`
+    and `&` a `\\u` escape), in the place Evidently's template gives it. Returns the page and
+    the exact texts of its inline scripts (for the CSP hashes).
+    """
+    import uuid
+
+    from evidently.legacy.model.dashboard import DashboardInfo
+    from evidently.legacy.model.widget import AdditionalGraphInfo, BaseWidgetInfo
+    from evidently.legacy.renderers.html_widgets import group_widget
+    from evidently.legacy.utils import NumpyEncoder
+    from evidently.legacy.utils.dashboard import TemplateParams, file_html_template
+
+    # What evidently.core.metric_types.render_widgets does, but the data stays ours to embed.
+    model = snapshot.to_snapshot_model()
+    widgets = [group_widget(title="", widgets=list(model.widgets)), *model.tests_widgets]
+    graphs: dict[str, Any] = {}
+    for widget in widgets:
+        for graph in widget.get_additional_graphs():
+            item = graph.params if isinstance(graph, AdditionalGraphInfo) else graph
+            graphs[str(graph.id)] = item.dict() if isinstance(item, BaseWidgetInfo) else item
+    dashboard_id = "metric_" + uuid.uuid4().hex
+    info = DashboardInfo(name="Report", widgets=widgets).dict()
+    for widget_info in info["widgets"]:
+        widget_info.pop("additionalGraphs", None)
+    params = TemplateParams(
+        dashboard_id=dashboard_id,
+        dashboard_info=None,  # not read without embed_data
+        additional_graphs={},
+        embed_data=False,
+    )
+    template = file_html_template(params)
+    placeholder = "<!-- no embedded data -->"
+    if template.count(placeholder) != 1:
+        raise RuntimeError("Evidently's page template changed: no single place for the data")
+    data = (
+        f"\n    var {dashboard_id} = {script_json(info, cls=NumpyEncoder)};\n"
+        f"    var additional_graphs_{dashboard_id} = {script_json(graphs, cls=NumpyEncoder)};\n"
+    )
+    scripts = [*parse_elements(template).scripts, data]
+    return template.replace(placeholder, f"<script>{data}</script>"), scripts
 
 
 def _as_category_values(series: pd.Series) -> pd.Series:

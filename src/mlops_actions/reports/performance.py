@@ -192,7 +192,7 @@ def markdown_summary(report: PerformanceReport, *, link: str | None = None) -> s
     )
     other = [m for m in report.overall.metrics if m != report.metric]
     if other:
-        values = ", ".join(f"{m} {_num(report.overall.metrics[m])}" for m in other)
+        values = ", ".join(f"{escape(m)} {_num(report.overall.metrics[m])}" for m in other)
         lines.append(f"\nOther metrics over all labelled served predictions: {values}.")
     if link:
         lines.append(f"\nFull report: {link}")

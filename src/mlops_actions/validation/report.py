@@ -1,17 +1,18 @@
 """validate-data reports: a Markdown summary, a JSON result and a self-contained HTML page.
 
 Every string that comes from the data or the suite (column names, values, messages, suite and
-file names) is escaped: `reports.markdown.escape` in Markdown, `html.escape` in the page. The page
-is ours rather than GX's data docs because those render data values as raw HTML (a value
-`<script>…` becomes a script) and load their styles from CDNs; ours has neither.
+file names) is escaped: `reports.markdown.escape` in Markdown, `reports.html.text` in the page.
+The page is ours rather than GX's data docs because those render data values as raw HTML (a value
+`<script>…` becomes a script) and load their styles from CDNs; ours has neither, and its
+Content-Security-Policy (`reports.html.csp_meta`) allows no script and no remote load at all.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from typing import Any
 
+from mlops_actions.reports.html import csp_meta, text
 from mlops_actions.reports.markdown import escape, table
 from mlops_actions.validation.engines import DatasetValidation, ExpectationOutcome
 
@@ -86,7 +87,7 @@ def markdown(
     lines = [
         f"### {'✅' if ok else '❌'} validate-data: {'passed' if ok else 'failed'}",
         "",
-        f"**{escape(_sentence(verdict(datasets, min_ratio)), max_len=None)}** "
+        f"**{escape(_sentence(verdict(datasets, min_ratio)), max_len=2000)}** "
         f"(suite {escape(suite_name)}, engine {escape(engine)}).",
         "",
         table(
@@ -194,11 +195,11 @@ def html_page(
     engine: str,
 ) -> str:
     """A standalone page (no scripts, no external assets) with every expectation's result."""
-    e = html.escape
+    e = text
     ok = passed(datasets)
     parts = [
         "<!doctype html>",
-        '<html lang="en"><head><meta charset="utf-8">',
+        '<html lang="en"><head><meta charset="utf-8">' + csp_meta(),
         f"<title>validate-data: {e(suite_name)}</title>",
         f"<style>{_STYLE}</style></head><body>",
         f'<h1>validate-data: <span class="{"pass" if ok else "fail"}">'
