@@ -314,6 +314,79 @@ def test_abort_mid_rollout_rolls_back(project: Project) -> None:
     assert_back_on_champion(project, champion, name)
 
 
+def _kill_9_at_the_first_step(project: Project, config: Path, version: str) -> None:
+    """Start a rollout of `version` and SIGKILL it once it holds 50 %: nothing of it cleans up."""
+    name = deployment_name(MODEL, version)
+    argv = [sys.executable, "-m", "mlops_actions", "canary-deploy", "--config", str(config),
+            "--model-version", version]  # fmt: skip
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=python_env()
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while project.endpoint.get_traffic().share(name) != 50:
+            assert proc.poll() is None, "the rollout ended before its first step"
+            assert time.monotonic() < deadline, "the rollout never reached its first step"
+            time.sleep(0.05)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def test_a_rollout_killed_at_50_percent_is_recovered(project: Project, mlops) -> None:  # type: ignore[no-untyped-def]
+    champion = project.champion()
+    version = project.store.version(MODEL, offset=0.75)
+    name = deployment_name(MODEL, version)
+    _kill_9_at_the_first_step(project, project.variant("kill.yaml", step_duration_seconds="30"),
+                              version)  # fmt: skip
+    # What the kill left: a split on a deployment nobody analyses any more.
+    assert project.endpoint.get_traffic().share(name) == 50
+    run = mlops("canary-deploy", "--config", str(project.config), "--recover", "--json")
+    assert run.code == 0, run.err
+    outputs = json.loads(run.out)
+    assert outputs["outcome"] == "recovered" and name in outputs["removed"]
+    assert outputs["final-traffic"] == {champion[1]: 100}
+    assert_back_on_champion(project, champion, name)
+    again = mlops("canary-deploy", "--config", str(project.config), "--recover", "--json")
+    assert json.loads(again.out)["outcome"] == "nothing-to-recover"  # idempotent
+
+
+def test_a_rerun_after_a_kill_recovers_then_rolls_out(project: Project, mlops) -> None:  # type: ignore[no-untyped-def]
+    version = project.store.version(MODEL, offset=0.8)
+    _kill_9_at_the_first_step(project, project.variant("kill2.yaml", step_duration_seconds="30"),
+                              version)  # fmt: skip
+    run, outputs = deploy(project, mlops, "--model-version", version)
+    assert run.code == 0, run.err
+    assert outputs["outcome"] == "promoted"
+    assert project.endpoint.get_traffic() == TrafficSplit.only(deployment_name(MODEL, version))
+    assert [d.name for d in project.endpoint.list_deployments()] == [
+        deployment_name(MODEL, version)
+    ]
+    assert project.champion() == (version, deployment_name(MODEL, version))
+
+
+def test_a_kill_after_the_alias_moved_finishes_the_promotion(project: Project, mlops) -> None:  # type: ignore[no-untyped-def]
+    from mlops_actions.backends.endpoint import DeploymentSpec
+    from mlops_actions.registry import ModelRegistry
+
+    old_version, old = project.champion()
+    version = project.store.version(MODEL, offset=0.85)
+    new = deployment_name(MODEL, version)
+    # The state a kill right after the alias move leaves: the registry names the new version,
+    # the new deployment exists at 0 %, the old one still serves everything.
+    project.endpoint.create_or_update_deployment(
+        DeploymentSpec(new, MODEL, version, project.store.tracking_uri)
+    )
+    ModelRegistry(project.store.tracking_uri).promote(MODEL, version)
+    assert project.endpoint.get_traffic() == TrafficSplit.only(old)
+    run = mlops("canary-deploy", "--config", str(project.config), "--recover", "--json")
+    assert run.code == 0, run.err
+    assert json.loads(run.out)["removed"] == [old]
+    assert project.endpoint.get_traffic() == TrafficSplit.only(new)
+    assert project.endpoint.get_deployment(old) is None
+    assert project.champion() == (version, new) != (old_version, old)
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [

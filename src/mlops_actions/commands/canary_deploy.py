@@ -15,15 +15,22 @@ from mlops_actions.errors import InputError
 from mlops_actions.results import StepResult
 
 if TYPE_CHECKING:
+    from mlops_actions.config import Settings
     from mlops_actions.steps.canary_deploy import CanaryResult
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model-version",
-        required=True,
         metavar="N",
-        help="Registered version of model.name to deploy.",
+        help="Registered version of model.name to deploy (required unless --recover).",
+    )
+    parser.add_argument(
+        "--recover",
+        action="store_true",
+        help="Only restore a safe state after a rollout that was killed midway: traffic 100 %% "
+        "on the champion's deployment (finishing a promotion whose alias already moved), no "
+        "mirror, other deployments removed. Every rollout does this first.",
     )
     parser.add_argument(
         "--strategy",
@@ -55,6 +62,14 @@ def _run(ctx: Context) -> StepResult:
     if args.min_agreement is not None and not 0 <= args.min_agreement <= 1:
         raise InputError(f"--min-agreement must be between 0 and 1, got {args.min_agreement:g};")
     settings = ctx.settings()
+    if args.recover:
+        return _recover(settings)
+    if not args.model_version:
+        raise InputError(
+            "--model-version is required;",
+            hint="pass the registered version to deploy, or --recover to clean up after an "
+            "interrupted rollout.",
+        )
     if args.strategy:
         settings = settings.model_copy(
             update={"deploy": settings.deploy.model_copy(update={"strategy": args.strategy})}
@@ -71,6 +86,33 @@ def _run(ctx: Context) -> StepResult:
         rollback_verify_seconds=settings.deploy.rollback_verify_seconds,
     )
     return to_step_result(result)
+
+
+def _recover(settings: Settings) -> StepResult:
+    from mlops_actions.backends.endpoint import open_endpoint
+    from mlops_actions.registry import ModelRegistry
+    from mlops_actions.reports.markdown import escape
+    from mlops_actions.steps.canary_recovery import recover
+
+    endpoint = open_endpoint(settings)
+    found = recover(endpoint, ModelRegistry.from_settings(settings), settings.model.name)
+    text = found.describe()
+    notes = "".join(f"\n- {escape(n)}" for n in found.notes)
+    return StepResult(
+        "canary-deploy",
+        {
+            "outcome": "recovered" if found.changed else "nothing-to-recover",
+            "reason": text,
+            "final-traffic": found.traffic_after,
+            "endpoint-url": endpoint.url,
+            "deployment": found.champion_deployment or "",
+            "model-version": found.champion_version or "",
+            "removed": list(found.removed),
+        },
+        message=text,
+        summary=f"### canary-deploy --recover · {escape(settings.model.name)}\n\n"
+        f"{escape(text, max_len=1000)}{notes}\n",
+    )
 
 
 def to_step_result(result: CanaryResult) -> StepResult:

@@ -68,7 +68,6 @@ def _schema(output: Path | None) -> StepResult:
 
 def _check(ctx: Context) -> StepResult:
     from mlops_actions.preflight import raise_for
-
     from mlops_actions.redact import redact_uri
 
     settings = ctx.settings()

@@ -728,6 +728,7 @@ def canary_deploy(
     version (before anything changes) and BackendError when a rollback cannot be verified.
     """
     from mlops_actions.backends.endpoint import open_endpoint
+    from mlops_actions.steps.canary_recovery import recover
 
     validate(settings)
     version = str(model_version).strip()
@@ -744,6 +745,9 @@ def canary_deploy(
             hint="set data.holdout (or smoke.cases) in mlops.yaml.",
         )
     endpoint = endpoint or open_endpoint(settings)
+    # A rollout killed midway (kill -9, a lost runner) left traffic split or orphans: make the
+    # endpoint safe before this one starts (see canary_recovery).
+    recovery = recover(endpoint, registry, settings.model.name)
     rollout = _Rollout(
         settings,
         endpoint,
@@ -755,6 +759,8 @@ def canary_deploy(
         probe_rows=probe_rows,
         sleep=time.sleep,
     )
+    if recovery.changed:
+        rollout.notes.append(recovery.describe())
     rollout.find_champion()
 
     def result(outcome: Outcome, reason: str, final: TrafficSplit) -> CanaryResult:
