@@ -12,6 +12,7 @@ model, so a broken one cannot reach them; the catch-all that covers them is the 
 
 from __future__ import annotations
 
+import html
 import json
 import subprocess
 import sys
@@ -342,7 +343,7 @@ def test_an_unexpected_exception_is_one_line_and_exit_3(
     message = error_line(run, "drift-report")
     assert message.startswith("unexpected ValueError: ") and "MLOPS_DEBUG=1" in message
     report = (lab.folder / "drift-short" / "error.md").read_text(encoding="utf-8")
-    assert message in report
+    assert message in html.unescape(report) and "&#58;" in report  # escaped Markdown
     summary = github_job.summary.read_text(encoding="utf-8")
     assert summary.startswith("### ❌ mlops drift-report") and "unexpected ValueError" in summary
 

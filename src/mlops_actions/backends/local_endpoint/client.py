@@ -1,4 +1,9 @@
-"""`LocalEndpoint`: the `Endpoint` interface over the local router's admin API, and its daemon."""
+"""`LocalEndpoint`: the `Endpoint` interface over the local router's admin API, and its daemon.
+
+Admin calls carry the router's admin token (`Authorization: Bearer`, read from the 0600
+`admin.token` in the state directory, which the router rewrites at every start); scoring calls
+need none.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +37,9 @@ from mlops_actions.backends.endpoint import (
     UnknownDeployment,
 )
 from mlops_actions.backends.local_endpoint._http import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_READ_TIMEOUT,
     KeepAliveClient,
     Response,
     TimedOut,
@@ -40,9 +48,12 @@ from mlops_actions.backends.local_endpoint._http import (
 from mlops_actions.backends.local_endpoint.predlog import DURABILITY_MODES, Durability
 from mlops_actions.backends.local_endpoint.state import (
     Paths,
+    open_private,
     pid_alive,
     process_runs_module,
+    read_admin_token,
     read_state,
+    secure,
     tail,
 )
 from mlops_actions.errors import InputError
@@ -83,19 +94,30 @@ class LocalEndpoint(Endpoint):
         tracking_uri: str | None = None,
         preload: str | None = None,
         timeout_seconds: float = 60.0,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        read_timeout_seconds: float = DEFAULT_READ_TIMEOUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> LocalEndpoint:
         """Start the endpoint in the background unless it runs; returns once it answers.
 
         `tracking_uri` is where deployments will usually load models from (the workers' fork
         server prepares for it); `preload` lists model libraries to import ahead of time
-        (comma-separated; default scikit-learn and skops). Idempotent: when it already runs,
-        it is returned as it is (its port and durability unchanged). Raises EndpointError when
-        it cannot start (the router log says why).
+        (comma-separated; default scikit-learn and skops). HTTP limits: bodies up to
+        `max_body_bytes` (larger: 413), a request's head and body within
+        `read_timeout_seconds` of its first byte (else 408; idle connections close after as
+        long), at most `max_connections` connections at once (more: 503). Idempotent: when it
+        already runs, it is returned as it is (its port, durability and limits unchanged).
+        Either way the state directory is made private (0700, files 0600). Raises
+        EndpointError when it cannot start (the router log says why).
         """
+        if max_body_bytes < 0 or read_timeout_seconds <= 0 or max_connections < 1:
+            raise InputError(
+                "max_body_bytes must be ≥ 0, read_timeout_seconds > 0 and max_connections ≥ 1;"
+            )
         paths = Paths(state_dir.resolve())
-        paths.root.mkdir(parents=True, exist_ok=True)
+        secure(paths)
         with _locked(paths.lock):
-            running = cls._running(paths)
+            running = cls._running(paths, refused_is_error=True)
             if running is not None:
                 return running
             previous = read_state(paths)
@@ -116,6 +138,12 @@ class LocalEndpoint(Endpoint):
                 name,
                 "--durability",
                 str(mode),
+                "--max-body-bytes",
+                str(max_body_bytes),
+                "--read-timeout",
+                f"{read_timeout_seconds:g}",
+                "--max-connections",
+                str(max_connections),
             ]
             if preload is not None:
                 command += ["--preload", preload]
@@ -163,16 +191,31 @@ class LocalEndpoint(Endpoint):
         return running
 
     @classmethod
-    def _running(cls, paths: Paths) -> LocalEndpoint | None:
+    def _running(cls, paths: Paths, *, refused_is_error: bool = False) -> LocalEndpoint | None:
+        """The endpoint when it runs and answers our token; None when it does not run.
+
+        With `refused_is_error`, a router that runs but refuses the token (its token file was
+        replaced) raises EndpointError rather than counting as stopped: starting a second
+        router on the same state would be worse.
+        """
         state = read_state(paths)
         pid, url = state.get("pid"), state.get("url")
         if not isinstance(pid, int) or not url or not pid_alive(pid):
             return None
         endpoint = cls(paths.root, str(url), str(state.get("name") or "local"))
         try:
-            answer = endpoint._http.request("GET", "/-/health", timeout=2.0)
+            answer = endpoint._http.request(
+                "GET", "/-/health", headers=endpoint._auth(), timeout=2.0
+            )
         except (Unreachable, TimedOut):
             return None
+        if answer.status == 401 and refused_is_error:
+            raise EndpointError(
+                f"the local endpoint (pid {pid}) runs but refuses the admin token in "
+                f"{paths.admin_token};",
+                hint="stop it with `mlops endpoint down` (it falls back to signals), then "
+                "`mlops endpoint up`.",
+            )
         if answer.status != 200 or json.loads(answer.body).get("pid") != pid:
             return None
         return endpoint
@@ -180,7 +223,8 @@ class LocalEndpoint(Endpoint):
     def _wait_healthy(self, deadline: float) -> None:
         while True:
             try:
-                if self._http.request("GET", "/-/health", timeout=2.0).status == 200:
+                answer = self._http.request("GET", "/-/health", headers=self._auth(), timeout=2.0)
+                if answer.status == 200:
                     return
             except (Unreachable, TimedOut):
                 pass
@@ -210,7 +254,7 @@ class LocalEndpoint(Endpoint):
         running = cls._running(paths)
         if running is not None:
             with contextlib.suppress(Unreachable, TimedOut):
-                running._http.request("POST", "/-/shutdown", b"{}", timeout=5.0)
+                running._http.request("POST", "/-/shutdown", b"{}", running._auth(), timeout=5.0)
         deadline = time.monotonic() + timeout_seconds
         if router_pid and _wait_gone(router_pid, deadline):
             return was_running
@@ -278,6 +322,11 @@ class LocalEndpoint(Endpoint):
     def base_url(self) -> str:
         return self._url
 
+    def _auth(self) -> dict[str, str]:
+        """The admin token header (read at every call: a restarted router has a new one)."""
+        token = read_admin_token(self.paths)
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
     def _admin(
         self,
         method: str,
@@ -303,7 +352,7 @@ class LocalEndpoint(Endpoint):
         answer: Response | None = None
         for attempt in range(3):
             try:
-                answer = self._http.request(method, path, data, timeout=timeout)
+                answer = self._http.request(method, path, data, self._auth(), timeout=timeout)
                 break
             except Unreachable as exc:
                 if attempt == 2:
@@ -331,6 +380,12 @@ class LocalEndpoint(Endpoint):
             raise UnknownDeployment(f"{error};", hint="see `mlops endpoint status`.")
         if answer.status in (400, 409):
             raise InputError(f"{error};")
+        if answer.status == 401:
+            raise EndpointError(
+                f"the local endpoint refused {method} {path}: {error};",
+                hint=f"its admin token is {self.paths.admin_token}, rewritten by every "
+                "`mlops endpoint up`: run it as the user who started the endpoint.",
+            )
         raise EndpointError(f"the local endpoint refused {method} {path}: {error}")
 
     def create_or_update_deployment(self, spec: DeploymentSpec) -> DeploymentInfo:
@@ -473,12 +528,15 @@ def _info(value: Mapping[str, Any]) -> DeploymentInfo:
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     """An exclusive lock on `path`, so two `up` calls start one router."""
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    fd = open_private(path)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def _signal(pid: int, signum: int) -> None:

@@ -21,6 +21,8 @@ def parse_body(body: bytes) -> tuple[dict[str, Any], Style]:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise PayloadError(f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise PayloadError("the body is nested too deeply") from None
     if not isinstance(payload, dict):
         raise PayloadError(_expected())
     keys = [k for k in (AZURE_KEY, *MLFLOW_KEYS) if k in payload]

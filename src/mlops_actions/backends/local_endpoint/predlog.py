@@ -41,7 +41,9 @@ class PredictionLog:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.durability = durability
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        # The log holds every request's inputs: only its owner may read it.
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.fchmod(self._fd, 0o600)
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._pending: list[bytes] = []

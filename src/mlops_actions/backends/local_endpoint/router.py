@@ -10,15 +10,28 @@ requests) and the mirror setting copies that share of requests to the mirror tar
 is discarded. Every successful prediction is appended to the prediction log before the answer is
 sent; the answer carries the request id (`x-request-id`) and the deployment that served it.
 
+`GET /swagger.json` is the scoring contract as an OpenAPI 3.1 document, built from the model
+signature of the deployment named by the `azureml-model-deployment` header, else of the one with
+the most live traffic.
+
 Admin routes under `/-/`: `health`, `state`, `deployments/<name>` (GET, PUT = create or update and
 wait until healthy, DELETE), `traffic` and `mirror` (GET, PUT), `metrics/<name>?window=<seconds>`,
 `faults` (PUT; makes the next metric reads fail, for failure tests), `shutdown` (POST).
+
+Who may do what. Scoring and `/swagger.json` are open to local processes, as a model server's
+are. Admin routes need `Authorization: Bearer <token>`, the random token the router writes (0600)
+to `admin.token` in the state directory at every start; `LocalEndpoint` sends it. Every route
+answers 421 unless `Host` names this server (127.0.0.1:PORT or localhost:PORT: DNS rebinding),
+403 when a foreign `Origin` sent it (a web page through a browser), and 415 when a body that
+must be JSON has another `Content-Type` (what a browser sends cross-origin without asking).
+The HTTP limits (body size, read timeout, connections) are `_http.BoundedServer`'s.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hmac
 import json
 import multiprocessing
 import os
@@ -32,13 +45,19 @@ import traceback
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from http.server import ThreadingHTTPServer
 from multiprocessing.connection import Connection
 from pathlib import Path
+from secrets import token_urlsafe
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote
 
+from mlops_actions.backends.local_endpoint import openapi
 from mlops_actions.backends.local_endpoint._http import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_READ_TIMEOUT,
+    BoundedServer,
+    HttpError,
     KeepAliveClient,
     LeanHandler,
     TimedOut,
@@ -57,8 +76,20 @@ from mlops_actions.backends.local_endpoint.predlog import (
     PredictionLog,
     PredictionLogError,
 )
-from mlops_actions.backends.local_endpoint.state import Paths, read_state, tail, write_state
-from mlops_actions.backends.local_endpoint.worker import worker_child
+from mlops_actions.backends.local_endpoint.state import (
+    Paths,
+    new_admin_token,
+    open_private,
+    read_state,
+    secure,
+    tail,
+    write_state,
+)
+from mlops_actions.backends.local_endpoint.worker import (
+    WORKER_MAX_CONNECTIONS,
+    WORKER_TOKEN_HEADER,
+    worker_child,
+)
 
 # Workers fork from a server that imported the heavy libraries once (see `_preload`).
 _CONTEXT = multiprocessing.get_context("forkserver")
@@ -89,11 +120,14 @@ class _Process:
     and shares those pages with its siblings.
     """
 
-    def __init__(self, log: Path) -> None:
+    def __init__(self, log: Path, limits: dict[str, Any]) -> None:
         reader, writer = _CONTEXT.Pipe(duplex=False)
         self.log = log
+        self.secret = token_urlsafe(32)  # authorises this process's `/-/load`
         self.proc = _CONTEXT.Process(
-            target=worker_child, args=(writer, str(log), os.getpid()), name=f"worker:{log.stem}"
+            target=worker_child,
+            args=(writer, str(log), os.getpid(), self.secret, limits),
+            name=f"worker:{log.stem}",
         )
         self.proc.start()
         writer.close()
@@ -167,6 +201,7 @@ class _Deployment:
         self.error = ""
         self.process: _Process | None = None
         self.client: KeepAliveClient | None = None
+        self.signature: dict[str, Any] | None = None  # the model's, once it serves
         self.created_at = datetime.now(UTC).isoformat(timespec="seconds")
 
     @property
@@ -206,13 +241,21 @@ class Router:
         durability: Durability = "fsync",
         preload: str = "sklearn,skops.io",
         request_timeout: float = 30.0,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         self.paths = paths
         self.name = name
         self.preload = preload
         self.request_timeout = request_timeout
-        paths.root.mkdir(parents=True, exist_ok=True)
-        paths.logs.mkdir(parents=True, exist_ok=True)
+        self.limits: dict[str, Any] = {
+            "max_body_bytes": max_body_bytes,
+            "read_timeout": read_timeout,
+            "max_connections": max_connections,
+        }
+        self.admin_token = ""
+        secure(paths)
         self.lock = threading.RLock()
         self.deployments: dict[str, _Deployment] = {}
         self.traffic: dict[str, int] = {}
@@ -225,7 +268,7 @@ class Router:
         self.durability = durability
         self.mirror_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mirror")
         self.metric_failures = 0
-        self.server: ThreadingHTTPServer | None = None
+        self.server: _Server | None = None
         self.url = ""
         self._stopping = threading.Event()
         self._stopped = threading.Event()
@@ -234,15 +277,17 @@ class Router:
     # ------------------------------------------------------------------ lifecycle
 
     def bind(self, port: int, *, fallback: bool) -> str:
+        """Listen on 127.0.0.1:`port` and write a new admin token; returns the URL."""
         try:
-            server = _Server(("127.0.0.1", port), _Handler)
+            server = _Server(("127.0.0.1", port), _Handler, **self.limits)
         except OSError:
             if not fallback or port == 0:
                 raise
-            server = _Server(("127.0.0.1", 0), _Handler)
+            server = _Server(("127.0.0.1", 0), _Handler, **self.limits)
         server.router = self
         self.server = server
         self.url = f"http://127.0.0.1:{server.server_address[1]}"
+        self.admin_token = new_admin_token(self.paths)
         return self.url
 
     def restore(self) -> None:
@@ -368,11 +413,20 @@ class Router:
         timeout = float(dep.spec.get("ready_timeout_seconds") or 120.0)
         deadline = time.monotonic() + timeout
         log = self.paths.deployment_log(dep.name)
-        with log.open("ab") as out:
-            stamp = datetime.now(UTC).isoformat(timespec="seconds")
-            out.write(f"--- {stamp} starting {dep.spec.get('model_uri')}\n".encode())
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        fd = open_private(log)
         try:
-            proc = _Process(log)  # waits for the fork server's imports the first time
+            os.write(fd, f"--- {stamp} starting {dep.spec.get('model_uri')}\n".encode())
+        finally:
+            os.close(fd)
+        worker_limits = {
+            "max_body_bytes": self.limits["max_body_bytes"],
+            "read_timeout": self.limits["read_timeout"],
+            # Each router thread (and mirror thread) may keep a connection to each worker.
+            "max_connections": max(WORKER_MAX_CONNECTIONS, self.limits["max_connections"] + 16),
+        }
+        try:
+            proc = _Process(log, worker_limits)  # waits for the fork server's imports at first
         except (OSError, EOFError, ValueError) as exc:
             raise _WorkerFailed(f"could not start its process: {exc}", tail(log)) from None
         with self.lock:
@@ -388,7 +442,13 @@ class Router:
             body = json.dumps({**dep.spec, "deployment": dep.name}).encode()
             remaining = max(0.1, deadline - time.monotonic())
             try:
-                answer = client.request("POST", "/-/load", body, timeout=remaining)
+                answer = client.request(
+                    "POST",
+                    "/-/load",
+                    body,
+                    {WORKER_TOKEN_HEADER: proc.secret},
+                    timeout=remaining,
+                )
             except TimedOut:
                 raise _WorkerFailed(
                     f"did not become healthy within {timeout:g} s", tail(log)
@@ -397,6 +457,7 @@ class Router:
                 raise _WorkerFailed(proc.died("while loading the model"), tail(log)) from None
             if answer.status != 200:
                 raise _WorkerFailed(_error_text(answer.body), tail(log))
+            signature = _load_signature(answer.body)
             probe = client.request("GET", "/health", timeout=max(0.1, deadline - time.monotonic()))
             if probe.status != 200:
                 raise _WorkerFailed(f"health probe answered {probe.status}", tail(log))
@@ -408,6 +469,7 @@ class Router:
             raise _WorkerFailed(str(exc), tail(log)) from None
         with self.lock:
             dep.client = client
+            dep.signature = signature
             dep.state = "ready"
             dep.error = ""
 
@@ -527,6 +589,35 @@ class Router:
         self.save()
         self._log(f"mirror {self.mirror or 'off'}")
         return 200, self.mirror_dict()
+
+    def traffic_dict(self) -> dict[str, Any]:
+        with self.lock:
+            return {"traffic": dict(self.traffic)}
+
+    def swagger(self, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """The OpenAPI document of the deployment a scoring request would reach by name (the
+        header), else of the one with the most live traffic."""
+        target = headers.get(DEPLOYMENT_HEADER, "").strip()
+        with self.lock:
+            if target:
+                dep = self.deployments.get(target)
+                if dep is None:
+                    return 404, {"error": f"no deployment named {target!r}"}
+            else:
+                live = sorted(self.traffic.items(), key=lambda item: (-item[1], item[0]))
+                if not live:
+                    return 503, {"error": "no deployment receives traffic on this endpoint"}
+                dep = self.deployments[live[0][0]]
+            if dep.state != "ready":
+                return 503, {"error": f"deployment {dep.name} is {dep.state}"}
+            return 200, openapi.document(
+                endpoint=self.name,
+                url=self.url,
+                deployment=dep.name,
+                model_name=dep.model_name,
+                model_version=dep.model_version,
+                signature=dep.signature,
+            )
 
     def mirror_dict(self) -> dict[str, Any]:
         mirror = self.mirror
@@ -763,10 +854,47 @@ def _error_text(body: bytes) -> str:
     return str(value)[:500]
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
+def _load_signature(body: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return None
+    signature = value.get("signature") if isinstance(value, dict) else None
+    return signature if isinstance(signature, dict) else None
+
+
+class _Server(BoundedServer):
     router: Router
+
+
+_SCORING = ("/score", "/invocations")
+_SWAGGER = "/swagger.json"
+# Admin routes: exact paths, then prefixes followed by a deployment name; their methods.
+_ADMIN = {
+    "/-/health": ("GET",),
+    "/-/state": ("GET",),
+    "/-/traffic": ("GET", "PUT"),
+    "/-/mirror": ("GET", "PUT"),
+    "/-/faults": ("PUT",),
+    "/-/shutdown": ("POST",),
+}
+_ADMIN_PREFIXES = {"/-/deployments/": ("GET", "PUT", "DELETE"), "/-/metrics/": ("GET",)}
+
+
+def _allowed(path: str) -> tuple[bool, tuple[str, ...]] | None:
+    """(is an admin route, its methods) for a known route; None for an unknown one."""
+    if path in _SCORING:
+        return False, ("POST",)
+    if path == _SWAGGER:
+        return False, ("GET",)
+    if path in _ADMIN:
+        return True, _ADMIN[path]
+    for prefix, methods in _ADMIN_PREFIXES.items():
+        if path.startswith(prefix):
+            return True, methods
+    if path.startswith("/-/"):
+        return True, ()  # an unknown admin route: still only for those with the token
+    return None
 
 
 class _Handler(LeanHandler):
@@ -778,18 +906,13 @@ class _Handler(LeanHandler):
     def _reply(self, result: tuple[int, dict[str, Any]]) -> None:
         self.send_body(result[0], _json(result[1]))
 
-    def _body(self) -> bytes:
-        return self.read_body()
-
-    def _json_body(self) -> dict[str, Any] | None:
+    def _json_body(self) -> dict[str, Any]:
         try:
-            value = json.loads(self._body() or b"{}")
-        except ValueError:
-            self._reply((400, {"error": "the body is not valid JSON"}))
-            return None
+            value = json.loads(self.read_body() or b"{}")
+        except (ValueError, RecursionError):
+            raise HttpError(400, "the body is not valid JSON") from None
         if not isinstance(value, dict):
-            self._reply((400, {"error": "the body must be a JSON object"}))
-            return None
+            raise HttpError(400, "the body must be a JSON object")
         return value
 
     def handle_one_request(self) -> None:
@@ -797,89 +920,96 @@ class _Handler(LeanHandler):
             super().handle_one_request()
         except Exception:  # noqa: BLE001 (a bug must answer 500, not drop the connection)
             traceback.print_exc()
-            with contextlib.suppress(OSError):
-                self._send(500, _json({"error": "internal error in the endpoint router"}))
-                self.wfile.flush()
-            self.close_connection = True
+            self.answer_error(500, "internal error in the endpoint router")
 
-    def _route(self) -> tuple[str, dict[str, list[str]]]:
-        parts = urlsplit(self.path)
-        return unquote(parts.path), parse_qs(parts.query)
+    def _authorise(self) -> None:
+        given = self.header_map.get("authorization", "")
+        scheme, _, token = given.partition(" ")
+        expected = self.server.router.admin_token
+        if (
+            scheme.lower() != "bearer"
+            or not expected
+            or not hmac.compare_digest(token.strip().encode("utf-8", "replace"), expected.encode())
+        ):
+            raise HttpError(401, "admin routes need the endpoint's admin token (Bearer)")
 
-    def do_GET(self) -> None:
+    def _dispatch(self) -> None:
+        raw_path, _, raw_query = self.path.partition("?")
+        path = unquote(raw_path)
+        route = _allowed(path)
+        if route is None:
+            raise HttpError(404, f"no route {path[:100]!r}")
+        admin, methods = route
+        if admin:
+            self._authorise()
+        if not methods:
+            raise HttpError(404, f"no route {path[:100]!r}")
+        if self.command not in methods:
+            raise HttpError(
+                405, f"{self.command} is not allowed on {path[:100]}", {"Allow": ", ".join(methods)}
+            )
+        if self.command in ("POST", "PUT"):
+            self.require_json()
         router = self.server.router
-        path, query = self._route()
+        if not admin:
+            if path == _SWAGGER:
+                self.read_body()
+                self._reply(router.swagger(self.header_map))
+                return
+            status, body, out = router.score(self.read_body(), self.header_map)
+            self._send(status, body, out)
+            return
+        self._admin(router, self.command, path, parse_qs(raw_query))
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch
+
+    def _admin(self, router: Router, method: str, path: str, query: dict[str, list[str]]) -> None:
+        body = self._json_body() if method in ("POST", "PUT") else None
+        if body is None:
+            self.read_body()  # a GET or DELETE body is read (within the limits) and ignored
+        name = ""
+        for prefix in _ADMIN_PREFIXES:
+            if path.startswith(prefix):
+                name = path.removeprefix(prefix)
+                if not _NAME.match(name):
+                    raise HttpError(400, f"invalid deployment name {name[:80]!r}")
         if path == "/-/health":
             self._reply((200, {"status": "ok", "pid": os.getpid(), "url": router.url}))
         elif path == "/-/state":
             self._reply((200, router.state_dict()))
+        elif path == "/-/shutdown":
+            self._reply((200, {"status": "stopping"}))
+            threading.Thread(target=router.shutdown, daemon=True).start()
         elif path == "/-/traffic":
-            self._reply((200, {"traffic": dict(router.traffic)}))
+            self._reply((200, router.traffic_dict()) if body is None else router.put_traffic(body))
         elif path == "/-/mirror":
-            self._reply((200, router.mirror_dict()))
-        elif path.startswith("/-/deployments/"):
-            name = path.removeprefix("/-/deployments/")
+            self._reply((200, router.mirror_dict()) if body is None else router.put_mirror(body))
+        elif path == "/-/faults" and body is not None:
+            failures = body.get("metrics_failures", 0)
+            if isinstance(failures, bool) or not isinstance(failures, int) or failures < 0:
+                raise HttpError(400, "metrics_failures must be a whole number ≥ 0")
+            with router.lock:
+                router.metric_failures = failures
+            self._reply((200, {"metrics_failures": failures}))
+        elif path.startswith("/-/metrics/"):
+            try:
+                window = float(query.get("window", ["60"])[0])
+            except ValueError:
+                raise HttpError(400, "window must be a number of seconds") from None
+            if not 0 <= window <= 1e9:  # also refuses nan
+                raise HttpError(400, "window must be a number of seconds")
+            self._reply(router.metrics_of(name, window))
+        elif method == "PUT":
+            assert body is not None
+            self._reply(router.put_deployment(name, body))
+        elif method == "DELETE":
+            self._reply(router.delete_deployment(name))
+        else:
             dep = router.deployments.get(name)
             if dep is None:
                 self._reply((404, {"error": f"no deployment named {name!r}"}))
             else:
                 self._reply((200, dep.describe()))
-        elif path.startswith("/-/metrics/"):
-            try:
-                window = float(query.get("window", ["60"])[0])
-            except ValueError:
-                self._reply((400, {"error": "window must be a number of seconds"}))
-                return
-            self._reply(router.metrics_of(path.removeprefix("/-/metrics/"), window))
-        else:
-            self._reply((404, {"error": f"no route GET {path}"}))
-
-    def do_POST(self) -> None:
-        router = self.server.router
-        path, _ = self._route()
-        if path in ("/score", "/invocations"):
-            headers: dict[str, str] = self.headers  # type: ignore[assignment]
-            status, body, out = router.score(self._body(), headers)
-            self._send(status, body, out)
-        elif path == "/-/shutdown":
-            self._body()
-            self._reply((200, {"status": "stopping"}))
-            threading.Thread(target=router.shutdown, daemon=True).start()
-        else:
-            self._body()
-            self._reply((404, {"error": f"no route POST {path}"}))
-
-    def do_PUT(self) -> None:
-        router = self.server.router
-        path, _ = self._route()
-        body = self._json_body()
-        if body is None:
-            return
-        if path.startswith("/-/deployments/"):
-            self._reply(router.put_deployment(path.removeprefix("/-/deployments/"), body))
-        elif path == "/-/traffic":
-            self._reply(router.put_traffic(body))
-        elif path == "/-/mirror":
-            self._reply(router.put_mirror(body))
-        elif path == "/-/faults":
-            failures = body.get("metrics_failures", 0)
-            if not isinstance(failures, int) or failures < 0:
-                self._reply((400, {"error": "metrics_failures must be a whole number ≥ 0"}))
-                return
-            with router.lock:
-                router.metric_failures = failures
-            self._reply((200, {"metrics_failures": failures}))
-        else:
-            self._reply((404, {"error": f"no route PUT {path}"}))
-
-    def do_DELETE(self) -> None:
-        router = self.server.router
-        path, _ = self._route()
-        self._body()
-        if path.startswith("/-/deployments/"):
-            self._reply(router.delete_deployment(path.removeprefix("/-/deployments/")))
-        else:
-            self._reply((404, {"error": f"no route DELETE {path}"}))
 
 
 # ---------------------------------------------------------------------- process entry points
@@ -894,6 +1024,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--durability", choices=DURABILITY_MODES, default="write")
     parser.add_argument("--preload", default="sklearn,skops.io")
     parser.add_argument("--request-timeout", type=float, default=30.0)
+    parser.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
+    parser.add_argument("--read-timeout", type=float, default=DEFAULT_READ_TIMEOUT)
+    parser.add_argument("--max-connections", type=int, default=DEFAULT_MAX_CONNECTIONS)
     parser.add_argument("--daemonize", action="store_true")
     return parser.parse_args(argv)
 
@@ -905,6 +1038,9 @@ def _router(args: argparse.Namespace) -> Router:
         durability=args.durability,
         preload=args.preload,
         request_timeout=args.request_timeout,
+        max_body_bytes=args.max_body_bytes,
+        read_timeout=args.read_timeout,
+        max_connections=args.max_connections,
     )
 
 
@@ -939,10 +1075,10 @@ def _daemonize(args: argparse.Namespace) -> int:
         return 0 if text.startswith("ok ") else 1
     os.close(read_fd)
     os.setsid()
-    args.state_dir.mkdir(parents=True, exist_ok=True)
+    secure(Paths(args.state_dir))
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
-    log = os.open(Paths(args.state_dir).router_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    log = open_private(Paths(args.state_dir).router_log)
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(devnull)

@@ -10,26 +10,31 @@ standalone, for debugging.
 
 `/score` takes the router's body (Azure `input_data` or MLflow's protocols) and answers
 `{"predictions": [...], "scores": [...] | null}`; 400 for bad input or a schema mismatch, 500
-when the model fails.
+when the model fails. `/-/load` needs the secret the router gave this process at fork
+(`x-mlops-worker-token`), so no other local process can make it load a model; every request must
+name this server in `Host` (DNS rebinding) and come from no foreign `Origin`. The `/-/load`
+answer carries the model's signature (`{"inputs": [...], "outputs": [...]}`, MLflow's
+`Schema.to_dict()`), from which the router publishes its OpenAPI document.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hmac
 import json
 import os
 import sys
 import threading
 import time
 import traceback
-from http.server import ThreadingHTTPServer
 from typing import Any
 
-from mlops_actions.backends.local_endpoint._http import LeanHandler
+from mlops_actions.backends.local_endpoint._http import BoundedServer, HttpError, LeanHandler
 from mlops_actions.backends.local_endpoint.payload import PayloadError, parse_body, to_mlflow
 
 DEPLOYMENT_ENV = "MLOPS_ENDPOINT_DEPLOYMENT"
+WORKER_TOKEN_HEADER = "x-mlops-worker-token"  # noqa: S105 (a header name, not a secret)
 
 
 class _Model:
@@ -57,6 +62,7 @@ class _Model:
         threading.Thread(target=_check_requirements, args=(local_path,), daemon=True).start()
         schema = self.model.metadata.get_input_schema()
         self.schema = schema
+        self.signature = _signature(self.model)
         self.input_columns: list[str] | None = None
         if schema is not None and schema.has_input_names():
             self.input_columns = list(schema.input_names())
@@ -107,6 +113,19 @@ class _Model:
         return 200, {"predictions": _plain(predictions), "scores": scores}
 
 
+def _signature(model: Any) -> dict[str, Any]:
+    """The model's input and output schemas as JSON (MLflow's `Schema.to_dict()`), or None."""
+    out: dict[str, Any] = {}
+    metadata = model.metadata
+    for key, getter in (("inputs", "get_input_schema"), ("outputs", "get_output_schema")):
+        try:
+            schema = getattr(metadata, getter)()
+            out[key] = json.loads(json.dumps(schema.to_dict())) if schema is not None else None
+        except Exception:  # noqa: BLE001 (a schema we cannot describe: publish none)
+            out[key] = None
+    return out
+
+
 def _check_requirements(local_path: str) -> None:
     """Log (to the deployment log) packages whose versions differ from the model's."""
     try:
@@ -150,11 +169,15 @@ def _scorer(model: Any) -> Any:
     return score
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+# The router keeps up to its own connection limit plus its mirror threads open to each worker.
+WORKER_MAX_CONNECTIONS = 160
+
+
+class _Server(BoundedServer):
     model: _Model | None = None
     load_error: str | None = None
     load_lock = threading.Lock()
+    secret: str = ""
 
 
 class _Handler(LeanHandler):
@@ -179,8 +202,15 @@ class _Handler(LeanHandler):
         self._send(404, {"error": f"no route {self.path}"})
 
     def do_POST(self) -> None:
-        body = self._body()
+        self.require_json()
         path = self.path.split("?")[0]
+        if path == "/-/load":
+            given = self.header_map.get(WORKER_TOKEN_HEADER, "")
+            if not self.server.secret or not hmac.compare_digest(
+                given.encode("utf-8", "replace"), self.server.secret.encode()
+            ):
+                raise HttpError(401, "loading a model needs the router's worker token")
+        body = self._body()
         if path in ("/score", "/invocations"):
             model = self.server.model
             if model is None:
@@ -212,14 +242,18 @@ class _Handler(LeanHandler):
             f"(loaded in {model.load_seconds:.2f} s)",
             flush=True,
         )
-        self._send(200, {"status": "ready", "load_seconds": model.load_seconds})
+        self._send(
+            200,
+            {"status": "ready", "load_seconds": model.load_seconds, "signature": model.signature},
+        )
 
 
 def _redirect_output(path: str) -> None:
     """From now on, this process writes (fds 1 and 2) to the deployment's own log."""
     sys.stdout.flush()
     sys.stderr.flush()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)  # may hold inputs
+    os.fchmod(fd, 0o600)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
@@ -281,15 +315,21 @@ def _preload(modules: list[str]) -> None:
             mlflow.MlflowClient(tracking_uri=uri).search_registered_models(max_results=1)
 
 
-def worker_child(port_conn: Any, log_path: str, router_pid: int) -> None:
-    """Entry point of a forked worker: serve until stopped; the port goes back on `port_conn`."""
+def worker_child(
+    port_conn: Any, log_path: str, router_pid: int, secret: str, limits: dict[str, Any]
+) -> None:
+    """Entry point of a forked worker: serve until stopped; the port goes back on `port_conn`.
+
+    `secret` authorises `/-/load`; `limits` are `BoundedServer`'s keyword arguments.
+    """
     _redirect_output(log_path)
     _release_fork_server_pipes()
     threading.Thread(target=_watch_parent, args=(os.getppid(), router_pid), daemon=True).start()
     import warnings
 
     warnings.simplefilter("ignore")  # library deprecation notices would fill the deployment log
-    server = _Server(("127.0.0.1", 0), _Handler)
+    server = _Server(("127.0.0.1", 0), _Handler, **limits)
+    server.secret = secret
     port_conn.send(server.server_address[1])
     port_conn.close()
     try:
@@ -309,7 +349,8 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings.simplefilter("ignore")  # library deprecation notices would fill the deployment log
     _preload([m for m in args.preload.split(",") if m])
-    server = _Server(("127.0.0.1", 0), _Handler)
+    server = _Server(("127.0.0.1", 0), _Handler, max_connections=WORKER_MAX_CONNECTIONS)
+    server.secret = os.environ.get("MLOPS_WORKER_TOKEN", "")
     with os.fdopen(args.ready_fd, "w") as ready:
         ready.write(f"{server.server_address[1]}\n")
     try:
