@@ -193,10 +193,12 @@ def test_pr_evaluation_is_safe_for_forks() -> None:
     assert "secrets" not in reusable[True]["workflow_call"]
     steps = reusable["jobs"]["evaluate"]["steps"]
     assert not any("deploy" in s.get("uses", "") or "register" in s.get("uses", "") for s in steps)
-    # A fork's token is read-only: the comment and the status are only asked for same-repo PRs.
+    # A fork's token is read-only: the comment and the status (the report job, not compare) are
+    # only asked for same-repo PRs.
     (compare,) = [s for s in steps if "compare-champion" in s.get("uses", "")]
-    same_repo = "${{ github.event.pull_request.head.repo.full_name == github.repository }}"
-    assert compare["with"]["pr-comment"] == compare["with"]["commit-status"] == same_repo
+    assert compare["with"]["pr-comment"] == compare["with"]["commit-status"] == "false"
+    same_repo = "github.event.pull_request.head.repo.full_name == github.repository"
+    assert reusable["jobs"]["report"]["if"] == same_repo
     caller = yaml.safe_load((REPO / "workflows" / "pr-evaluation.yml").read_text())
     assert list(caller[True]) == ["pull_request"]
     assert "secrets" not in caller["jobs"]["evaluate"]
@@ -250,3 +252,110 @@ def test_callers_grant_what_the_reusable_jobs_ask_for(path: Path) -> None:
                 assert have >= _LEVEL[level], (
                     f"{path.name} grants {scope}: {have}, {called.name} asks {level}"
                 )
+
+
+def _mentions_credentials(value: object) -> bool:
+    text = json.dumps(value)
+    return bool(re.search(r"secrets\.|github\.token|TOKEN|PASSWORD|SECRET", text, re.I))
+
+
+def test_pr_evaluation_gives_the_token_to_the_report_job_only() -> None:
+    """The PR's code runs in validate-data, training and compare (its model): no token or secret
+    in their env (nor in the job's env, which every step inherits); only the report job, which
+    comments and sets the status, gets GITHUB_TOKEN. The job's environments are PR-scoped
+    whatever the trigger."""
+    doc = yaml.safe_load((REPO / ".github" / "workflows" / "pr-evaluation.yml").read_text())
+    job = doc["jobs"]["evaluate"]
+    assert not _mentions_credentials(job.get("env", {}))
+    assert job["env"]["MLOPS_ENV_SCOPE"] == "pr"
+    steps = job["steps"]
+    by_action = {str(s.get("uses", "")).rsplit("/", 1)[-1]: s for s in steps}
+    for name in ("validate-data", "train-azureml"):
+        step = by_action[name]
+        assert not _mentions_credentials({"env": step.get("env"), "with": step.get("with")}), step
+    assert [s for s in steps if _mentions_credentials(s.get("env"))] == []
+    (holder,) = [s for s in doc["jobs"]["report"]["steps"] if _mentions_credentials(s.get("env"))]
+    assert holder["id"] == "post" and holder["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
+    order = [s.get("id") for s in steps]
+    assert order.index("train") < order.index("compare")
+    for step in steps:
+        if str(step.get("uses", "")).startswith("actions/checkout@"):
+            assert step["with"]["persist-credentials"] is False
+
+
+_PR_CODE_ACTIONS = re.compile(r"^\./(\.mlops-actions/)?actions/")
+"""Our actions read the project's mlops.yaml, data and code; compare-champion loads its model."""
+_MLOPS_ACTIONS_CHECKOUT = {
+    "repository": "${{ inputs.mlops-actions-repository }}",
+    "ref": "${{ inputs.mlops-actions-ref }}",
+    "path": ".mlops-actions",
+    "persist-credentials": False,
+}
+
+
+def _runs_pr_code(job: dict[str, object]) -> bool:
+    """A job runs the PR's code when it checks out anything but mlops-actions at the pinned ref
+    (a bare checkout is the PR's merge commit), runs one of our actions (the PR's project and
+    model), or restores a cache (PR-writable)."""
+    for step in job.get("steps", []):  # type: ignore[union-attr]
+        uses = str(step.get("uses", ""))
+        if uses.startswith("actions/checkout@") and step.get("with") != _MLOPS_ACTIONS_CHECKOUT:
+            return True
+        if _PR_CODE_ACTIONS.match(uses) or uses.startswith("actions/cache"):
+            return True
+    return False
+
+
+def test_pr_evaluation_runs_pr_code_only_without_write_tokens() -> None:
+    """The PR's code (training, and its model, a pickle) runs only in a job whose GITHUB_TOKEN
+    can write nothing (`id-token: write` mints the optional Azure OIDC token, not a GitHub write);
+    GITHUB_TOKEN appears only in the report job, which runs mlops-actions at the pinned ref only,
+    loads no model, and reads evaluate's report and verdict as data (a verdict that is not exactly
+    true/false sets an error status)."""
+    path = REPO / ".github" / "workflows" / "pr-evaluation.yml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    jobs = doc["jobs"]
+    assert set(jobs) == {"evaluate", "report"}
+    assert "env" not in doc and "defaults" not in doc
+    token = re.compile(r"github\.token|GITHUB_TOKEN|secrets\.", re.I)
+    for name, job in jobs.items():
+        permissions = job["permissions"]
+        if _runs_pr_code(job):
+            writes = {scope for scope, level in permissions.items() if level == "write"}
+            assert writes <= {"id-token"}, f"{name} runs PR code with {sorted(writes)}: write"
+            assert not token.search(json.dumps(job)), f"{name} runs PR code and names a token"
+        else:
+            assert name == "report"
+    assert _runs_pr_code(jobs["evaluate"])
+    report = jobs["report"]
+    assert not _runs_pr_code(report)
+    assert report["needs"] == "evaluate"
+    assert report["permissions"] == {
+        "contents": "read",
+        "pull-requests": "write",
+        "statuses": "write",
+    }
+    uses = [str(s.get("uses", "")).split("@")[0] for s in report["steps"]]
+    assert uses == [
+        "actions/checkout",
+        "actions/setup-python",
+        "actions/download-artifact",
+        "",
+    ]
+    upload = {
+        s["with"]["name"]: s["with"]
+        for s in jobs["evaluate"]["steps"]
+        if str(s.get("uses", "")).startswith("actions/upload-artifact@")
+    }
+    download = report["steps"][2]["with"]
+    assert upload[download["name"]]["path"].endswith("/mlops-reports/compare-champion-report.md")
+    post = report["steps"][3]
+    assert post["env"]["MLOPS_IS_BETTER"] == "${{ needs.evaluate.outputs.is-better }}"
+    assert '{"true": "success", "false": "failure"}.get(verdict, "error")' in post["run"]
+    assert "MAX_COMMENT_CHARS" in post["run"]
+    for scope in ("model", "mlflow", "pickle", "load"):
+        assert not re.search(rf"import .*{scope}|{scope}\.load", post["run"], re.I), scope
+    # The verdict reaches the caller and the report job as job outputs only (small, validated).
+    assert jobs["evaluate"]["outputs"]["is-better"] == "${{ steps.compare.outputs.is-better }}"
+    # The report job's environment is its own, never one evaluate's PR code ran in.
+    assert post["env"]["MLOPS_ACTIONS_CACHE"].startswith("${{ runner.temp }}/")
