@@ -1,14 +1,20 @@
 """The pr-evaluation reusable workflow with act on a pull_request event: a caller that passes no
 secrets evaluates the PR's model against a champion already in the registry (a deliberately weak
 one, so the comparison is real and says yes), keeps one sticky comment with the comparison table
-and sets the commit status, and neither registers, promotes nor deploys anything."""
+and sets the commit status, and neither registers, promotes nor deploys anything. The evaluate job
+(the PR's code) only writes the report artifact; the report job posts it."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mlops_actions.reports.comparison import MARKER
 from tests.act_harness import (
@@ -23,11 +29,13 @@ from tests.act_harness import (
     seed_champion,
     stub_repositories,
 )
+from tests.conftest import REPO
 from tests.fakes.github_api import FakeGitHub
 
 REPOSITORY = ORIGIN.removeprefix("https://github.com/").removesuffix(".git")
 HEAD_SHA = "feed" + "0" * 36
 JOB = "Evaluate the pull request's model"
+REPORT_JOB = "Report the evaluation on the pull request"
 # The champion ignores the strongest signals: the PR's model (the example as it is) beats it.
 WEAK = example_config(train={"params": {"drop-features": "utilisation,late_payments_12m"}})
 
@@ -113,7 +121,16 @@ def test_pr_evaluation_comments_the_comparison_and_deploys_nothing(
     assert comment.body.startswith(MARKER)
     assert re.search(r"^\| metric \| champion \| challenger \| delta \|", comment.body, re.M)
     assert re.search(r"^\| roc&#95;auc ↑", comment.body, re.M)
-    assert outputs["comment-url"].endswith(str(comment.id))
+    assert not outputs.get("comment-url")  # evaluate posts nothing: it has no token
+    assert run.job_succeeded(REPORT_JOB), run.log[-6000:]
+    assert job_outputs(run, REPORT_JOB)["comment-url"].endswith(str(comment.id))
+    # The comment is the evaluate job's report, as data: the report job loads no model.
+    report = folders.artifacts / "pr-evaluation-comment" / "compare-champion-report.md"
+    text = report.read_text(encoding="utf-8")
+    assert comment.body == f"{MARKER}\n{text.removeprefix(MARKER).lstrip(chr(10))}"
+    report_log = [line for line in run.log.splitlines() if REPORT_JOB in line]
+    assert report_log
+    assert not [x for x in report_log if "train-azureml" in x or "mlops compare-champion" in x]
     assert [(s.context, s.state) for s in statuses] == [("mlops/compare-champion", "success")]
 
     # Evaluated, never shipped: one more training run, the registry and champion untouched.
@@ -127,3 +144,73 @@ def test_pr_evaluation_comments_the_comparison_and_deploys_nothing(
     for step in ("register", "canary-deploy", "smoke-test"):
         assert f"Install mlops-actions for {step}" not in run.log
     assert "azure/login called" not in run.log
+
+
+def _post_script() -> str:
+    """The Python the report job's posting step runs (its heredoc)."""
+    doc = yaml.safe_load((REPO / ".github" / "workflows" / "pr-evaluation.yml").read_text())
+    (step,) = [s for s in doc["jobs"]["report"]["steps"] if s.get("id") == "post"]
+    run: str = step["run"]
+    return run.split("<<'PY'\n", 1)[1].rsplit("PY\n", 1)[0]
+
+
+@pytest.mark.parametrize(
+    ("verdict", "state", "code"),
+    [("true", "success", 0), ("false", "failure", 0), ("yes", "error", 1), ("", "error", 1)],
+)
+def test_report_step_posts_the_artifact_as_data_and_validates_the_verdict(
+    tmp_path: Path, verdict: str, state: str, code: int
+) -> None:
+    """What evaluate hands over is untrusted: an oversized report is capped at GitHub's 65,536
+    characters, and only `true`/`false` make a success or failure status (anything else: error)."""
+    report_dir = tmp_path / "artifact"
+    report_dir.mkdir()
+    hostile = MARKER + "\n" + "| x |\n" * 100_000 + "$(touch pwned) ${{ github.token }}"
+    (report_dir / "compare-champion-report.md").write_text(hostile, encoding="utf-8")
+    output = tmp_path / "output"
+    with FakeGitHub(allowed_tokens={"ghs_test"}) as github:
+        pull = github.add_pull(REPOSITORY, "PR", head_sha=HEAD_SHA)
+        event = tmp_path / "event.json"
+        event.write_text(
+            json.dumps(
+                {
+                    "number": pull.number,
+                    "pull_request": {"number": pull.number, "head": {"sha": HEAD_SHA}},
+                }
+            )
+        )
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "MLOPS_"))},
+            "PYTHONPATH": str(REPO / "src"),
+            "GITHUB_TOKEN": "ghs_test",
+            "GITHUB_API_URL": github.base_url,
+            "GITHUB_REPOSITORY": REPOSITORY,
+            "GITHUB_EVENT_NAME": "pull_request",
+            "GITHUB_EVENT_PATH": str(event),
+            "GITHUB_OUTPUT": str(output),
+            "MLOPS_REPORT_DIR": str(report_dir),
+            "MLOPS_IS_BETTER": verdict,
+            "MLOPS_DECISION_REASON": "line one\n::error::two",
+        }
+        proc = subprocess.run(
+            [sys.executable, "-P", "-"],
+            input=_post_script(),
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+            check=False,
+        )
+        comments = github.comments(REPOSITORY, pull.number)
+        statuses = github.statuses(REPOSITORY, HEAD_SHA)
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    [comment] = comments
+    assert comment.body.startswith(MARKER + "\n| x |")
+    assert len(comment.body) <= 65536
+    assert not (tmp_path / "pwned").exists()
+    [status] = statuses
+    assert (status.context, status.state) == ("mlops/compare-champion", state)
+    if state != "error":
+        assert status.description == "line one ::error::two"
+    assert output.read_text().startswith("comment-url=")

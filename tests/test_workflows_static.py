@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -293,11 +294,11 @@ _MLOPS_ACTIONS_CHECKOUT = {
 }
 
 
-def _runs_pr_code(job: dict[str, object]) -> bool:
+def _runs_pr_code(job: dict[str, Any]) -> bool:
     """A job runs the PR's code when it checks out anything but mlops-actions at the pinned ref
     (a bare checkout is the PR's merge commit), runs one of our actions (the PR's project and
     model), or restores a cache (PR-writable)."""
-    for step in job.get("steps", []):  # type: ignore[union-attr]
+    for step in job.get("steps", []):
         uses = str(step.get("uses", ""))
         if uses.startswith("actions/checkout@") and step.get("with") != _MLOPS_ACTIONS_CHECKOUT:
             return True
