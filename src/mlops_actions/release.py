@@ -39,7 +39,7 @@ class Release:
 
 
 # Written by scripts/release.py; do not edit by hand.
-RELEASE = Release(version="0.2.0", commit="8ffb7a4880b63004ff02eddaf8c194da65cc7d89")
+RELEASE = Release(version="0.2.0", commit="adb00eb59f36ebcdf49ece0c1927571f9f3190fc")
 PINNED_REF = RELEASE.commit
 
 Source = Literal["argument", "checkout", "installed", "release"]
