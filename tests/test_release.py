@@ -320,8 +320,9 @@ def _release(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize(
     ("version", "older"),
-    [("0.3.0", "0.2.9"), (RELEASE.version, "0.1.9")],
-    ids=["next", "re-pin the untagged current"],
+    # Both newer than the package's version, so both need --bump (the package is at RELEASE).
+    [("0.3.0", "0.2.9"), ("0.2.1", "0.1.9")],
+    ids=["next minor", "next patch"],
 )
 def test_release_script_tags_the_tested_commit_and_pins_it_right_after(
     clone: Path, version: str, older: str
