@@ -126,7 +126,9 @@ def test_console_script_version() -> None:
     exe = subprocess.run(
         [f"{sys.prefix}/bin/mlops", "--version"], capture_output=True, text=True, check=True
     )
-    assert exe.stdout.strip() == "mlops-actions 0.1.0"
+    from mlops_actions import __version__
+
+    assert exe.stdout.strip() == f"mlops-actions {__version__}"
 
 
 def test_action_inputs_arrive_as_environment(tmp_path, mlops, monkeypatch) -> None:  # type: ignore[no-untyped-def]
