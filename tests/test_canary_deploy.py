@@ -34,7 +34,7 @@ DEPLOY = """  strategy: canary
   steps: [50, 100]
   step_duration_seconds: 1
   max_error_rate: 0.05
-  max_p95_latency_ms: 250
+  max_p95_latency_ms: 2000
   min_requests: 5
   shadow_percent: 50
   shadow_duration_seconds: 1
@@ -162,6 +162,7 @@ def test_blue_green_switches_after_the_zero_percent_test(project: Project, mlops
     assert out["final-traffic"] == {deployment_name(MODEL, version): 100}
 
 
+# flags are CLI arguments, or deploy-config changes written "key=value"
 @pytest.mark.parametrize(
     ("faults", "flags", "reason"),
     [
@@ -181,7 +182,7 @@ def test_blue_green_switches_after_the_zero_percent_test(project: Project, mlops
         ),
         pytest.param(
             {"latency_ms": 400, "faults_after_requests": AFTER_SMOKE},
-            (),
+            ("max_p95_latency_ms=150",),
             "p95 latency",
             id="latency-breach",
         ),
@@ -199,8 +200,11 @@ def test_failures_roll_back_to_the_champion(
 ) -> None:
     champion = project.champion()
     version = project.store.version(MODEL, **faults)
+    changes = dict(f.split("=", 1) for f in flags if "=" in f)
+    flags = tuple(f for f in flags if "=" not in f)
+    config = project.variant("failure.yaml", **changes) if changes else None
     started = time.monotonic()
-    run, out = deploy(project, mlops, "--model-version", version, *flags)
+    run, out = deploy(project, mlops, "--model-version", version, *flags, config=config)
     assert run.code == 1, run.err
     assert out["outcome"] == "rolled-back" and reason in out["reason"]
     assert out["final-traffic"] == {champion[1]: 100}
