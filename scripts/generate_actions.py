@@ -21,9 +21,9 @@ from pathlib import Path
 
 import yaml
 
-from mlops_actions.cli import subcommands
 from mlops_actions.commands.base import Command
 from mlops_actions.commands.init_cmd import WORKFLOWS
+from mlops_actions.commands.parser import subcommands
 from mlops_actions.release import RELEASE, PinnedRef, pin_workflow
 
 ROOT = Path(__file__).resolve().parents[1]

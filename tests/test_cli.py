@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from mlops_actions.cli import build_parser
+from mlops_actions.commands.parser import build_parser
 from tests.conftest import python_env
 
 HEAVY = (
@@ -172,7 +172,7 @@ def test_required_flags_may_come_as_action_inputs(tmp_path, mlops, monkeypatch) 
 @pytest.mark.parametrize(("raw", "expected"), [("false", False), ("TRUE", True), ("", True)])
 def test_boolean_optional_inputs_read_true_and_false(monkeypatch, raw: str, expected) -> None:  # type: ignore[no-untyped-def]
     # `fail-if-worse: "false"` must mean --no-fail-if-worse; empty keeps the default (true).
-    from mlops_actions.cli import apply_action_inputs, subcommands
+    from mlops_actions.commands.parser import apply_action_inputs, subcommands
 
     _, parser = subcommands()["compare-champion"]
     args = parser.parse_args(["--candidate", "models:/m-1"])

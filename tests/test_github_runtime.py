@@ -113,15 +113,14 @@ def test_group_on_github_and_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_fail_writes_summary_annotation_and_exits(
     github_job: object, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        runtime.fail(
-            "column 'age' has 12% nulls",
-            1,
-            title="validate-data",
-            file="data/train.csv",
-            report_dir=tmp_path / "r",
-        )
-    assert exit_info.value.code == 1
+    code = runtime.fail(
+        "column 'age' has 12% nulls",
+        1,
+        title="validate-data",
+        file="data/train.csv",
+        report_dir=tmp_path / "r",
+    )
+    assert code == 1
     [(command, props, message)] = parse_commands(capsys.readouterr().out)
     assert (command, props["file"], message) == (
         "error",
@@ -135,8 +134,7 @@ def test_fail_writes_summary_annotation_and_exits(
 
 
 def test_fail_outside_github_goes_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        runtime.fail("boom", 3, title="mlops train", json_mode=True)
+    assert runtime.fail("boom", 3, title="mlops train", json_mode=True) == 3
     captured = capsys.readouterr()
     assert captured.err == "mlops train: error: boom\n"
     assert captured.out == '{"error": "boom", "exit-code": 3}\n'

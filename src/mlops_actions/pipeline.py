@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlops_actions.commands.base import Context
+from mlops_actions.commands.base import Context, Subcommands
 from mlops_actions.config import Settings
 from mlops_actions.results import StepResult
 
@@ -48,21 +48,16 @@ class PipelineOptions:
     report_dir: Path | None
     approve: Callable[[dict[str, object]], bool]
     params: Sequence[str] = ()
+    subcommands: Subcommands | None = None
+    """The CLI's table of subcommands, which runs each step (given by `pipeline run`)."""
 
 
 def run_step(name: str, argv: list[str], options: PipelineOptions) -> StepResult:
     """Run `mlops <name> <argv>` in-process, exactly as the CLI would."""
-    from mlops_actions.cli import subcommands
-
-    command, parser = subcommands()[name]
+    assert options.subcommands is not None, "PipelineOptions.subcommands runs the steps"
+    command, parser = options.subcommands()[name]
     args = parser.parse_args(argv)
-    ctx = Context(
-        args=args,
-        config_path=options.config,
-        config_explicit=True,
-        report_dir=options.report_dir,
-        json=False,
-    )
+    ctx = Context.from_args(args, config=options.config, report_dir=options.report_dir)
     return command.run(ctx)
 
 

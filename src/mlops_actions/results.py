@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 
@@ -33,6 +32,5 @@ class StepResult:
     message: str = ""
     summary: str = ""
     annotations: list[Annotation] = field(default_factory=list)
-    files: dict[str, Path] = field(default_factory=dict)
     raw_stdout: str | None = None
     """When set, printed as is instead of the report (e.g. a schema written to stdout)."""

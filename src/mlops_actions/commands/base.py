@@ -7,33 +7,71 @@ this package's light modules; a command's `run` imports its step (and the heavy 
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mlops_actions.config import Settings
+    from mlops_actions.config import Override, Settings
     from mlops_actions.results import StepResult
+
+
+Subcommands = Callable[[], "dict[str, tuple[Command, argparse.ArgumentParser]]"]
 
 
 @dataclass
 class Context:
-    """What a command gets: parsed flags, where the config is, where reports go."""
+    """What a command gets: parsed flags, where the config is, where reports go.
+
+    `settings()` is mlops.yaml with the command's setting flags applied (`overrides`): a command
+    reads every configurable value from there, never from `args`.
+    """
 
     args: argparse.Namespace
     config_path: Path
     config_explicit: bool
     report_dir: Path | None
     json: bool
+    overrides: list[Override] = field(default_factory=list)
+    subcommands: Subcommands | None = field(default=None, repr=False)
+    """The table of every subcommand, for commands that run others (`pipeline run`)."""
     _settings: Settings | None = field(default=None, repr=False)
 
-    def settings(self) -> Settings:
-        """mlops.yaml, loaded and validated once; raises ConfigError."""
-        if self._settings is None:
-            from mlops_actions.config import load_settings
+    @classmethod
+    def from_args(
+        cls,
+        args: argparse.Namespace,
+        *,
+        config: Path | None = None,
+        report_dir: Path | None = None,
+        subcommands: Subcommands | None = None,
+    ) -> Context:
+        """The context of parsed `args` (whose `_parser` is the subcommand's parser): the config
+        from `config`, else --config, else $MLOPS_CONFIG, else ./mlops.yaml."""
+        from mlops_actions.commands.options import overrides_from
 
-            self._settings = load_settings(self.config_path)
+        given = config or getattr(args, "config", None)
+        explicit = given is not None or "MLOPS_CONFIG" in os.environ
+        path = given or Path(os.environ.get("MLOPS_CONFIG", "mlops.yaml"))
+        parser = getattr(args, "_parser", None)
+        return cls(
+            args=args,
+            config_path=path,
+            config_explicit=explicit,
+            report_dir=report_dir or getattr(args, "report_dir", None),
+            json=bool(getattr(args, "json", False)),
+            overrides=overrides_from(parser, args) if parser is not None else [],
+            subcommands=subcommands,
+        )
+
+    def settings(self) -> Settings:
+        """mlops.yaml with the flags over it, loaded and validated once; raises ConfigError."""
+        if self._settings is None:
+            from mlops_actions.config import apply_overrides, load_settings
+
+            self._settings = apply_overrides(load_settings(self.config_path), self.overrides)
         return self._settings
 
 

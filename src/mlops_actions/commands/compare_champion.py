@@ -143,7 +143,6 @@ def _run(ctx: Context) -> StepResult:
         message=comparison.reason,
         summary=summary,
         annotations=annotations,
-        files={"report": path},
     )
 
 

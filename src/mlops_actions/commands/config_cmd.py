@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    from mlops_actions.cli import common_options
+    from mlops_actions.commands.options import common_options
 
     sub = parser.add_subparsers(dest="config_action", metavar="{check,schema}", required=True)
     check = sub.add_parser(

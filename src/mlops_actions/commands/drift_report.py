@@ -407,7 +407,6 @@ def _run(ctx: Context) -> StepResult:
         message=_reason(report),
         summary=summary,
         annotations=annotations,
-        files=dict(report.files),
     )
 
 

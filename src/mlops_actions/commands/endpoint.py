@@ -35,7 +35,7 @@ def _seconds(value: str) -> float:
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    from mlops_actions.cli import common_options
+    from mlops_actions.commands.options import common_options
 
     sub = parser.add_subparsers(
         dest="endpoint_action", metavar="{up,down,status,invoke}", required=True

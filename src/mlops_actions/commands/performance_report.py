@@ -305,7 +305,6 @@ def _run(ctx: Context) -> StepResult:
         message=why,
         summary=summary,
         annotations=notes,
-        files=dict(report.files),
     )
 
 

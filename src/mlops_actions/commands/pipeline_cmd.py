@@ -12,7 +12,7 @@ _ICONS = {"done": "✅", "failed": "❌", "skipped": "⏭"}
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    from mlops_actions.cli import common_options
+    from mlops_actions.commands.options import common_options
 
     sub = parser.add_subparsers(dest="pipeline_action", metavar="{run}", required=True)
     run = sub.add_parser("run", parents=[common_options()], help="Run every step in order, locally")
@@ -84,6 +84,7 @@ def _run(ctx: Context) -> StepResult:
         report_dir=report_dir,
         approve=_approver(ctx.args.approve),  # type: ignore[arg-type]
         params=tuple(ctx.args.param),
+        subcommands=ctx.subcommands,
     )
     was_running = local_endpoint_running(settings)
     statuses: list[StepStatus] = []

@@ -160,7 +160,6 @@ def _run(ctx: Context) -> StepResult:
         message=result.verdict,
         summary=result.summary,
         annotations=_annotations(result),
-        files={"html": result.report_path, "json": result.json_path},
     )
 
 

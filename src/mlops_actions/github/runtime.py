@@ -19,7 +19,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal, NoReturn, TextIO
+from typing import Literal, TextIO
 
 AnnotationLevel = Literal["error", "warning", "notice"]
 _OUTPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -196,8 +196,9 @@ def fail(
     col: int | None = None,
     json_mode: bool = False,
     report_dir: Path | None = None,
-) -> NoReturn:
-    """The one failure path: job summary, `::error` annotation (or stderr), report file, exit.
+) -> int:
+    """The one failure path: job summary, `::error` annotation (or stderr), report file; returns
+    `code`, the exit code for the caller to return (nothing here exits).
 
     With `json_mode`, stdout carries one JSON object `{"error": …, "exit-code": …}`.
     """
@@ -209,7 +210,7 @@ def fail(
         sys.stdout.write(json.dumps({"error": message, "exit-code": code}) + "\n")
     sys.stdout.flush()
     sys.stderr.flush()
-    raise SystemExit(code)
+    return code
 
 
 def error_markdown(title: str, message: str) -> str:

@@ -1,0 +1,79 @@
+"""Flags over mlops.yaml: one mapping of keys, judged by the same models as the file."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from mlops_actions.commands.options import overrides_from, setting_flag
+from mlops_actions.config import Override, apply_overrides, parse_settings
+from mlops_actions.errors import ConfigError
+
+YAML = """\
+model: {name: m}
+data: {target: y, holdout: data/holdout.csv}
+evaluate: {primary_metric: my_gain, greater_is_better: true, custom_metrics: {my_gain: "m:f"}}
+"""
+
+
+@pytest.fixture
+def settings(tmp_path: Path):  # type: ignore[no-untyped-def]
+    return parse_settings(YAML, source="mlops.yaml", base_dir=tmp_path)
+
+
+def test_an_override_sets_the_key_and_leaves_the_original(settings) -> None:  # type: ignore[no-untyped-def]
+    changed = apply_overrides(settings, [Override("evaluate.min_improvement", 0.01, "--x")])
+    assert changed.evaluate.min_improvement == pytest.approx(0.01)
+    assert settings.evaluate.min_improvement == pytest.approx(0.0)
+    assert changed.base_dir == settings.base_dir
+
+
+def test_a_value_out_of_range_names_the_flag_and_the_key(settings) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError) as caught:
+        apply_overrides(settings, [Override("evaluate.min_improvement", -1.0, "--min-improvement")])
+    assert caught.value.location == "--min-improvement"
+    assert caught.value.key_path == "evaluate.min_improvement"
+    assert "greater than or equal to 0" in str(caught.value)
+    assert caught.value.exit_code == 2
+
+
+def test_cross_checks_judge_the_result(settings) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError) as caught:
+        apply_overrides(
+            settings, [Override("evaluate.primary_metric", "rocauc", "--primary-metric")]
+        )
+    assert caught.value.location == "--primary-metric"
+    assert "did you mean 'roc_auc'" in str(caught.value)
+
+
+def test_a_relative_path_is_taken_from_the_working_directory(
+    settings, tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert settings.data.holdout == tmp_path / "data" / "holdout.csv"
+    changed = apply_overrides(settings, [Override("data.holdout", Path("h.csv"), "--holdout")])
+    assert changed.data.holdout == work / "h.csv"
+
+
+def test_clears_resets_dependents_only_when_the_value_changes(settings) -> None:  # type: ignore[no-untyped-def]
+    same = Override("evaluate.primary_metric", "my_gain", "--p", ("evaluate.greater_is_better",))
+    assert apply_overrides(settings, [same]).evaluate.greater_is_better is True
+    other = Override("evaluate.primary_metric", "roc_auc", "--p", ("evaluate.greater_is_better",))
+    assert apply_overrides(settings, [other]).evaluate.greater_is_better is None
+
+
+def test_only_given_setting_flags_become_overrides() -> None:
+    parser = argparse.ArgumentParser()
+    setting_flag(parser, "--min-improvement", "evaluate.min_improvement", type=float)
+    setting_flag(parser, "--holdout", "data.holdout", type=Path)
+    parser.add_argument("--seed", type=int, default=0)
+    action = next(a for a in parser._actions if a.dest == "min_improvement")
+    assert "Default: evaluate.min_improvement." in (action.help or "")
+    args = parser.parse_args(["--min-improvement", "0.5", "--seed", "3"])
+    [found] = overrides_from(parser, args)
+    assert (found.key, found.origin) == ("evaluate.min_improvement", "--min-improvement")
+    assert found.value == pytest.approx(0.5)
