@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from mlops_actions.errors import BackendError, InputError
+from mlops_actions.labels import listing
 from mlops_actions.metric_catalog import Task, metrics_for
 from mlops_actions.steps.smoke_test import ModelFailed, describe_exception
 
@@ -561,7 +562,7 @@ def _load_holdout(settings: Settings, path: Path) -> tuple[pd.DataFrame, str]:
     target = settings.data.target
     if target not in frame.columns:
         raise InputError(
-            f"holdout {path} has no target column {target!r} (columns: {_names(frame.columns)});",
+            f"holdout {path} has no target column {target!r} (columns: {listing(frame.columns)});",
             hint="fix data.target in mlops.yaml or the holdout export.",
         )
     missing = int(frame[target].isna().sum())
@@ -574,19 +575,13 @@ def _load_holdout(settings: Settings, path: Path) -> tuple[pd.DataFrame, str]:
         if column not in frame.columns:
             raise InputError(
                 f"evaluate.slices: holdout {path} has no column {column!r};",
-                hint=f"use one of: {_names(frame.columns)}.",
+                hint=f"use one of: {listing(frame.columns)}.",
             )
     try:
         version = data_version(path, rev=settings.data.dvc_rev).text
     except InputError:
         version = "unknown"
     return frame, version
-
-
-def _names(columns: Sequence[object], limit: int = 12) -> str:
-    shown = [str(c) for c in list(columns)[:limit]]
-    more = len(columns) - len(shown)
-    return ", ".join(shown) + (f", … ({more} more)" if more > 0 else "")
 
 
 def _feature_frame(
@@ -611,7 +606,7 @@ def _feature_frame(
     if missing:
         label = which if ref is None else f"{which} ({ref.label})"
         raise InputError(
-            f"the holdout lacks feature(s) the {label} needs: {_names(missing)};",
+            f"the holdout lacks feature(s) the {label} needs: {listing(missing)};",
             hint="score on a holdout exported with the training columns (data.holdout).",
         )
     return frame[names]
@@ -637,34 +632,14 @@ def _positive_class(
             "regression, but model.task is classification;",
             hint="set model.task: regression, or point data.target at the label column.",
         )
-    from mlops_actions.metrics import label_is
+    from mlops_actions.labels import positive_class
 
-    if evaluate.positive_class is not None:
-        wanted = evaluate.positive_class
-        if not label_is(values, wanted).any():
-            raise InputError(
-                f"evaluate.positive_class {wanted!r} is not a value of target {target!r} "
-                f"(values: {_names(values.tolist())});",
-                hint="set it to the label of the positive class.",
-            )
-        return _matching(values, wanted)
-    as_set = {str(v).lower() for v in values}
-    if as_set <= {"0", "1"} or as_set <= {"false", "true"}:
-        return _matching(values, 1 if as_set <= {"0", "1"} else True)
-    classes = _classes(model)
-    if classes is not None and len(classes) == 2:
-        return classes[1]
-    raise InputError(
-        f"target {target!r} has labels {_names(values.tolist())}: which one is positive?",
-        hint="set evaluate.positive_class in mlops.yaml.",
+    return positive_class(
+        values,
+        configured=evaluate.positive_class,
+        model_classes=_classes(model),
+        where=f"target {target!r}",
     )
-
-
-def _matching(values: np.ndarray, wanted: object) -> object:
-    from mlops_actions.metrics import label_is
-
-    hits = values[label_is(values, wanted)]
-    return hits[0].item() if hasattr(hits[0], "item") else hits[0]
 
 
 def _raw_model(model: Any) -> Any:

@@ -514,17 +514,15 @@ def _with_timing(quality: LabelQuality, late: int | None, before: int | None) ->
 def _positive_class(settings: PerformanceSettings, joined: pd.DataFrame) -> object | None:
     if settings.task != "classification":
         return None
-    if settings.positive_class is not None:
-        return settings.positive_class
-    values = [v for v in joined["label"].dropna().unique().tolist()]
-    for candidate in (1, True, "1", "yes", "true"):
-        if any(v == candidate or str(v).lower() == str(candidate).lower() for v in values):
-            return (
-                candidate
-                if not isinstance(candidate, str)
-                else next(v for v in values if str(v).lower() == candidate)
-            )
-    return sorted(values, key=str)[-1] if values else None
+    from mlops_actions.labels import positive_class
+
+    return positive_class(
+        joined["label"].dropna().to_numpy(),
+        configured=settings.positive_class,
+        where="the ground-truth labels",
+        multiclass_ok=True,
+        strict=False,
+    )
 
 
 def _scored(labelled: pd.DataFrame, task: Task, positive: object | None) -> Scored | None:
