@@ -385,3 +385,29 @@ def test_windows_start_at_midnight_without_a_nanosecond_warning() -> None:
         warnings.simplefilter("error")
         start = _midnight(pd.Timestamp("2026-01-02T03:04:05.123456789Z"))
     assert start == datetime(2026, 1, 2, tzinfo=UTC)
+
+
+def test_labels_one_and_two_score_class_two(tmp_path: Path, mlops: Any) -> None:
+    """Labels {1, 2}: the score is class 2's probability, as compare-champion's gate reads it."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(21)
+    n = 400
+    inputs = pd.DataFrame({"x": rng.normal(0, 1, n)})
+    score = _sigmoid(1.5 * inputs["x"].to_numpy())
+    labels = np.where(rng.random(n) < score, 2, 1)
+    ids = [f"k{i}" for i in range(n)]
+    log = write_log(tmp_path / "p.jsonl", inputs, outputs=np.where(score >= 0.5, 2, 1).tolist(),
+                    scores=score.tolist(), request_ids=ids)  # fmt: skip
+    pd.DataFrame({"request_id": ids, "label": labels}).to_csv(tmp_path / "labels.csv", index=False)
+    result = mlops(
+        "performance-report", "--predictions", str(log), "--labels", "labels.csv",
+        "--task", "classification", "--metric", "roc_auc", "--window", "7D",
+        "--min-window-labels", "10", "--baseline-metrics", '{"roc_auc": 0.7}', "--json",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    outputs = json.loads(result.out)
+    expected = roc_auc_score(labels == 2, score)
+    assert expected > 0.7  # class 2 is the positive class: read as class 1 it would be 1 - AUC
+    assert outputs["metrics"]["roc_auc"] == pytest.approx(expected, abs=1e-9)
+    assert outputs["degraded"] is False
