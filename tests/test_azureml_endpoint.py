@@ -495,7 +495,7 @@ def _settings(
 
 
 def test_open_endpoint_builds_the_azure_endpoint_from_settings(tmp_path: Path) -> None:
-    from mlops_actions.backends.endpoint import open_endpoint
+    from mlops_actions.backends.factory import open_endpoint
 
     (tmp_path / "score.py").write_text("def init():\n    pass\n", encoding="utf-8")
     azureml = (
@@ -544,7 +544,7 @@ def test_open_endpoint_builds_the_azure_endpoint_from_settings(tmp_path: Path) -
 def test_incomplete_azure_settings_are_input_errors(
     tmp_path: Path, azureml: str, message: str
 ) -> None:
-    from mlops_actions.backends.endpoint import open_endpoint
+    from mlops_actions.backends.factory import open_endpoint
 
     with pytest.raises(InputError, match=message):
         open_endpoint(_settings(tmp_path, azureml=azureml))

@@ -89,7 +89,7 @@ def _run(ctx: Context) -> StepResult:
 
 
 def _recover(settings: Settings) -> StepResult:
-    from mlops_actions.backends.endpoint import open_endpoint
+    from mlops_actions.backends.factory import open_endpoint
     from mlops_actions.registry import ModelRegistry
     from mlops_actions.reports.markdown import escape
     from mlops_actions.steps.canary_recovery import recover

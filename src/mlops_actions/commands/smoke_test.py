@@ -46,7 +46,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(ctx: Context) -> StepResult:
-    from mlops_actions.backends.endpoint import open_endpoint
+    from mlops_actions.backends.factory import open_endpoint
     from mlops_actions.steps.smoke_test import smoke_test
 
     args = ctx.args

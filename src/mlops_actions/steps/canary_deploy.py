@@ -423,7 +423,7 @@ class _Rollout:
 
     def _agreement(self) -> tuple[float | None, int]:
         """Share of holdout rows on which the new and the live deployment predict the same."""
-        from mlops_actions.steps.smoke_test import _difference, _predictions, _scalar
+        from mlops_actions.scoring import difference, scalar, served_predictions
 
         assert self.champion is not None
         rows = self.probe_rows[:AGREEMENT_ROWS]
@@ -433,12 +433,12 @@ class _Rollout:
             payload = scoring_payload([row])
             a = self.endpoint.invoke(payload, deployment=self.name, source="smoke")
             b = self.endpoint.invoke(payload, deployment=self.champion, source="smoke")
-            pa = _predictions(a) if a.ok else None
-            pb = _predictions(b) if b.ok else None
+            pa = served_predictions(a) if a.ok else None
+            pb = served_predictions(b) if b.ok else None
             if not pa or not pb:
                 continue
             compared += 1
-            same += _difference(_scalar(pa[0]), _scalar(pb[0])) <= tolerance
+            same += difference(scalar(pa[0]), scalar(pb[0])) <= tolerance
         return (same / compared if compared else None), compared
 
     def steps(self) -> None:
@@ -681,11 +681,12 @@ def _signals_deferred() -> Iterator[None]:
 
 def _probe_rows(settings: Settings) -> list[dict[str, Any]]:
     """Rows for probe traffic and agreement: holdout rows, else the smoke cases' inputs."""
-    from mlops_actions.steps.smoke_test import _holdout_rows, _records, load_cases
+    from mlops_actions.scoring import holdout_rows, json_records
+    from mlops_actions.steps.smoke_test import load_cases
 
-    holdout = _holdout_rows(settings, 200)
+    holdout = holdout_rows(settings, 200)
     if holdout is not None and len(holdout):
-        return _records(holdout)
+        return json_records(holdout)
     if settings.smoke.cases is not None:
         return [dict(case.inputs) for case in load_cases(settings.smoke.cases)]
     return []
@@ -727,7 +728,7 @@ def canary_deploy(
     Returns a promoted or rolled-back result. Raises InputError for bad settings or an unknown
     version (before anything changes) and BackendError when a rollback cannot be verified.
     """
-    from mlops_actions.backends.endpoint import open_endpoint
+    from mlops_actions.backends.factory import open_endpoint
     from mlops_actions.steps.canary_recovery import recover
 
     validate(settings)

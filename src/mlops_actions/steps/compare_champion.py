@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from mlops_actions.errors import BackendError, InputError
 from mlops_actions.labels import listing
 from mlops_actions.metric_catalog import Task, metrics_for
-from mlops_actions.steps.smoke_test import ModelFailed, describe_exception
+from mlops_actions.scoring import ModelFailed, describe_exception
 
 if TYPE_CHECKING:
     import numpy as np

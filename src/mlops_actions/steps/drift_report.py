@@ -324,11 +324,9 @@ def _model_inputs(model: Any, features: list[str]) -> list[str]:
 
 def _scores(model: Any, inputs: pd.DataFrame) -> Any:
     """Positive-class probabilities, as the local endpoint logs them (None without them)."""
-    try:
-        from mlops_actions.backends.local_endpoint.worker import _scorer
-    except ImportError:  # pragma: no cover - the endpoint package is part of this distribution
-        return None
-    scorer = _scorer(model)
+    from mlops_actions.scoring import probability_scorer
+
+    scorer = probability_scorer(model)
     if scorer is None:
         return None
     try:

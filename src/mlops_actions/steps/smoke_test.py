@@ -25,6 +25,15 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_actions.backends.endpoint import Invocation, scoring_payload
 from mlops_actions.errors import BackendError, InputError
+from mlops_actions.scoring import (
+    ModelFailed,
+    difference,
+    holdout_rows,
+    json_records,
+    offline_predictions,
+    scalar,
+    served_predictions,
+)
 
 if TYPE_CHECKING:
     from mlops_actions.backends.endpoint import Endpoint
@@ -210,7 +219,7 @@ def smoke_test(
         )
         return _with(base, failures=(reason,), notes=tuple(notes))
 
-    holdout = _holdout_rows(settings, rows_wanted) if rows_wanted > 0 else None
+    holdout = holdout_rows(settings, rows_wanted) if rows_wanted > 0 else None
     if offline_model is None and (holdout is not None or cases):
         from mlops_actions.registry import ModelRegistry
 
@@ -281,28 +290,6 @@ def _p95(values: list[float]) -> float | None:
     return ordered[max(1, math.ceil(0.95 * len(ordered))) - 1]
 
 
-def _holdout_rows(settings: Settings, n: int) -> Any:
-    """The first `n` holdout rows, features only (None when no holdout is configured)."""
-    data = settings.data
-    if data.holdout is None:
-        return None
-    from mlops_actions.data import load_table
-
-    frame = load_table(data.holdout, rev=data.dvc_rev)
-    drop = [c for c in (data.target, data.id_column) if c and c in frame.columns]
-    if data.features:
-        missing = [c for c in data.features if c not in frame.columns]
-        if missing:
-            raise InputError(
-                f"data.features names column(s) the holdout lacks: {', '.join(missing)};",
-                hint=f"fix data.features or the holdout file {data.holdout}.",
-            )
-        frame = frame[list(data.features)]
-    else:
-        frame = frame.drop(columns=drop)
-    return frame.head(n).reset_index(drop=True)
-
-
 def _signature(model: Any) -> tuple[list[str] | None, str | None]:
     """(required input columns, output type name) from the model's signature."""
     if model is None:
@@ -341,7 +328,7 @@ def _schema_failures(
         return failures
     sample = None
     if holdout is not None and len(holdout):
-        sample = _records(holdout.head(1))[0]
+        sample = json_records(holdout.head(1))[0]
     elif cases:
         sample = dict(cases[0].inputs)
     if sample is None or required[0] not in sample:
@@ -385,13 +372,13 @@ def _run_case(
     answer = endpoint.invoke(scoring_payload([case.inputs]), deployment=deployment, source="smoke")
     if not answer.ok:
         return CaseOutcome(case.name, False, None, _answer_error(answer), answer.latency_ms)
-    predictions = _predictions(answer)
+    predictions = served_predictions(answer)
     if predictions is None or len(predictions) != 1:
         got = "no predictions" if predictions is None else f"{len(predictions)} predictions"
         return CaseOutcome(
             case.name, False, None, f"expected 1 prediction, got {got}", answer.latency_ms
         )
-    prediction = _scalar(predictions[0])
+    prediction = scalar(predictions[0])
     invalid = _valid(prediction, output_type)
     if invalid:
         return CaseOutcome(case.name, False, prediction, invalid, answer.latency_ms)
@@ -423,28 +410,6 @@ def _answer_error(answer: Invocation) -> str:
     return f"the deployment answered {answer.status}: {str(body)[:300]}"
 
 
-def _predictions(answer: Invocation) -> list[Any] | None:
-    body = answer.body
-    if isinstance(body, dict) and "predictions" in body:
-        body = body["predictions"]
-    return body if isinstance(body, list) else None
-
-
-def _scalar(value: Any) -> Any:
-    """A one-column prediction record (`{"0": 1}` or `[1]`) as its value."""
-    if isinstance(value, dict) and len(value) == 1:
-        return next(iter(value.values()))
-    if isinstance(value, list) and len(value) == 1:
-        return value[0]
-    return value
-
-
-def _records(frame: Any) -> list[dict[str, Any]]:
-    """DataFrame rows as JSON-able dicts (NaN → null)."""
-    records: list[dict[str, Any]] = json.loads(frame.to_json(orient="records", date_format="iso"))
-    return records
-
-
 def _parity(
     endpoint: Endpoint,
     deployment: str,
@@ -454,7 +419,7 @@ def _parity(
     latencies: list[float],
 ) -> tuple[int, float | None, int, list[str]]:
     """(rows that differ, max difference, rows compared, failures)."""
-    records = _records(holdout)
+    records = json_records(holdout)
     try:
         offline = offline_predictions(model, holdout)
     except ModelFailed as exc:
@@ -466,14 +431,14 @@ def _parity(
     for i, row in enumerate(records):
         answer = endpoint.invoke(scoring_payload([row]), deployment=deployment, source="smoke")
         latencies.append(answer.latency_ms)
-        predictions = _predictions(answer) if answer.ok else None
+        predictions = served_predictions(answer) if answer.ok else None
         if predictions is None or len(predictions) != 1:
             errors += 1
             first_error = first_error or (
                 _answer_error(answer) if not answer.ok else "no prediction in the answer"
             )
             continue
-        diff = _difference(_scalar(predictions[0]), offline[i])
+        diff = difference(scalar(predictions[0]), offline[i])
         max_diff = max(max_diff, diff)
         if diff > tolerance:
             mismatches += 1
@@ -491,63 +456,3 @@ def _parity(
         )
     compared = len(records) - errors
     return mismatches, (max_diff if compared else None), compared, failures
-
-
-class ModelFailed(Exception):
-    """The model itself failed: its predict raised or gave the wrong number of predictions."""
-
-
-def describe_exception(exc: BaseException, limit: int = 300) -> str:
-    """`ValueError: message` on one line, at most `limit` characters of message (cut at a word)."""
-    detail = " ".join(str(exc).split())
-    if len(detail) > limit:
-        detail = detail[: detail.rfind(" ", 0, limit) if " " in detail[:limit] else limit] + " …"
-    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-
-
-def offline_predictions(model: Any, rows: Any) -> list[Any]:
-    """The model's predictions for `rows` in this process, one JSON-able value per row.
-
-    Raises ModelFailed when predict raises or does not return one prediction per row.
-    """
-    from mlflow.utils.proto_json_utils import _get_jsonable_obj
-
-    try:
-        raw = model.predict(rows)
-        values = _get_jsonable_obj(raw, pandas_orient="records")  # type: ignore[no-untyped-call]
-        values = json.loads(json.dumps(values, default=_jsonable))
-    except Exception as exc:  # noqa: BLE001 - whatever the model raises is the model's failure
-        raise ModelFailed(
-            f"the model's predict raised offline on {len(rows)} holdout rows: "
-            f"{describe_exception(exc)}"
-        ) from None
-    if not isinstance(values, list):
-        values = [values]
-    if len(values) != len(rows):
-        raise ModelFailed(
-            f"the model returned {len(values)} predictions offline for {len(rows)} holdout rows "
-            "(one per row expected)"
-        )
-    return [_scalar(v) for v in values]
-
-
-def _jsonable(value: Any) -> Any:
-    tolist = getattr(value, "tolist", None)
-    if callable(tolist):
-        return tolist()
-    return str(value)
-
-
-def _difference(served: Any, offline: Any) -> float:
-    """|served − offline| for numbers, 0/1 for anything else (equal or not)."""
-    numeric = (int, float)
-    if (
-        isinstance(served, numeric)
-        and isinstance(offline, numeric)
-        and not isinstance(served, bool)
-        and not isinstance(offline, bool)
-    ):
-        if math.isnan(float(served)) and math.isnan(float(offline)):
-            return 0.0
-        return abs(float(served) - float(offline))
-    return 0.0 if served == offline or str(served) == str(offline) else 1.0

@@ -32,6 +32,7 @@ from typing import Any
 
 from mlops_actions.backends.local_endpoint._http import BoundedServer, HttpError, LeanHandler
 from mlops_actions.backends.local_endpoint.payload import PayloadError, parse_body, to_mlflow
+from mlops_actions.scoring import probability_scorer
 
 DEPLOYMENT_ENV = "MLOPS_ENDPOINT_DEPLOYMENT"
 WORKER_TOKEN_HEADER = "x-mlops-worker-token"  # noqa: S105 (a header name, not a secret)
@@ -66,7 +67,7 @@ class _Model:
         self.input_columns: list[str] | None = None
         if schema is not None and schema.has_input_names():
             self.input_columns = list(schema.input_names())
-        self.scorer = _scorer(self.model)
+        self.scorer = probability_scorer(self.model)
         example = self.model.input_example
         if example is not None:
             # A model that cannot score its own example is not ready to serve.
@@ -145,28 +146,6 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items()}
     tolist = getattr(value, "tolist", None)
     return tolist() if callable(tolist) else value
-
-
-def _scorer(model: Any) -> Any:
-    """A function rows → positive-class probabilities when the model has `predict_proba`."""
-    raw = None
-    for getter in ("get_raw_model", "unwrap_python_model"):
-        with contextlib.suppress(Exception):
-            raw = getattr(model, getter)()
-            break
-    proba = getattr(raw, "predict_proba", None)
-    if not callable(proba):
-        return None
-
-    def score(rows: Any) -> list[float]:
-        import numpy as np
-
-        values = np.asarray(proba(rows), dtype=float)
-        if values.ndim == 2:
-            values = values[:, 1] if values.shape[1] == 2 else values.max(axis=1)
-        return [float(v) for v in values.ravel()]
-
-    return score
 
 
 # The router keeps up to its own connection limit plus its mirror threads open to each worker.
