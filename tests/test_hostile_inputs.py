@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 import html
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -38,9 +39,9 @@ from mlops_actions.github.pr_comment import (
 )
 from mlops_actions.github.runtime import fail
 from mlops_actions.github.tracking import update_tracking_issue
+from mlops_actions.reports import validate_data as validation_report
 from mlops_actions.reports.comparison import MARKER, render_comparison
 from mlops_actions.reports.markdown import escape
-from mlops_actions.validation import report as validation_report
 from mlops_actions.validation.engines import DatasetValidation, ExpectationOutcome
 from tests.fakes.github_api import FakeGitHub
 from tests.test_compare_report import _comparison
@@ -237,7 +238,8 @@ def _chromium() -> str | None:
 NO_CHROMIUM = "chromium is not installed (apt-get install -y chromium)"
 
 
-@pytest.mark.skipif(_chromium() is None, reason=NO_CHROMIUM)
+# `make test` installs Chromium; in CI a missing browser is a failure, not a skip.
+@pytest.mark.skipif(_chromium() is None and not os.environ.get("CI"), reason=NO_CHROMIUM)
 def test_drift_html_in_chromium_runs_no_injected_script(tmp_path: Path) -> None:
     """A column and a category value that would mark the page if they ran; the report renders."""
     from mlops_actions.cli import main
