@@ -77,3 +77,24 @@ def test_only_given_setting_flags_become_overrides() -> None:
     [found] = overrides_from(parser, args)
     assert (found.key, found.origin) == ("evaluate.min_improvement", "--min-improvement")
     assert found.value == pytest.approx(0.5)
+
+
+def test_a_section_from_flags_alone_has_the_file_defaults_and_its_checks(tmp_path: Path) -> None:
+    from mlops_actions.config import section_from_overrides
+
+    validation = section_from_overrides(
+        "validation",
+        [Override("validation.suite", Path("s.json"), "--suite"),
+         Override("evaluate.min_improvement", 5.0, "--min-improvement")],
+        tmp_path,
+    )  # fmt: skip
+    assert validation.suite == tmp_path / "s.json"
+    assert validation.min_success_ratio == pytest.approx(1.0)  # the schema's default
+    assert validation.datasets == ["train", "holdout"]
+    with pytest.raises(ConfigError) as caught:
+        section_from_overrides(
+            "validation", [Override("validation.min_success_ratio", 1.5, "--min-success-ratio")],
+            tmp_path,
+        )  # fmt: skip
+    assert caught.value.location == "--min-success-ratio"
+    assert caught.value.key_path == "validation.min_success_ratio"

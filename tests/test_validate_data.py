@@ -504,7 +504,10 @@ def test_missing_settings_are_explained(
     sql_without_table = mlops("validate-data", "--suite", "suite.json", "--engine", "sql")
     assert "needs a connection string and a table" in one_line_error(sql_without_table)
     bad_ratio = mlops("validate-data", "--data", "d.csv", "--min-success-ratio", "1.5")
-    assert bad_ratio.code == 2 and "not between 0 and 1" in bad_ratio.err
+    assert bad_ratio.code == 2 and "--min-success-ratio" in bad_ratio.err
+    assert "validation.min_success_ratio: input should be less than or equal to 1, got 1.5;" in (
+        bad_ratio.err
+    )
     ok = mlops("validate-data", "--data", "d.csv", "--suite", "suite.json", "--json")
     assert ok.code == 0, ok.err
     assert json.loads(ok.out)["report-path"] == str(

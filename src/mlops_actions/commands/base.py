@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mlops_actions.config import Override, Settings
@@ -65,6 +65,32 @@ class Context:
             overrides=overrides_from(parser, args) if parser is not None else [],
             subcommands=subcommands,
         )
+
+    def has_config(self) -> bool:
+        """Whether there is an mlops.yaml to read (or one was asked for, which must then exist)."""
+        return self.config_explicit or self.config_path.exists()
+
+    def optional_settings(self) -> Settings | None:
+        """`settings()` when there is a config (see `has_config`), else None."""
+        return self.settings() if self.has_config() else None
+
+    def section(self, name: str) -> Any:
+        """Section `name` of the settings; without a config file, that section's defaults with
+        the command's setting flags over them (for commands that also run on flags alone)."""
+        if self.has_config():
+            return getattr(self.settings(), name)
+        from mlops_actions.config import section_from_overrides
+
+        return section_from_overrides(name, self.overrides, Path.cwd())
+
+    def report_folder(self, settings: Settings | None) -> Path:
+        """Where the command writes its reports: --report-dir, else the state folder's `reports`
+        (`config.default_report_dir`; `./.mlops/reports` for commands run without mlops.yaml)."""
+        if self.report_dir is not None:
+            return Path(self.report_dir)
+        from mlops_actions.config import default_report_dir
+
+        return default_report_dir(settings)
 
     def settings(self) -> Settings:
         """mlops.yaml with the flags over it, loaded and validated once; raises ConfigError."""

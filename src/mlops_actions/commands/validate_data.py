@@ -13,20 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlops_actions.commands.base import Command, Context
+from mlops_actions.commands.options import setting_flag
 from mlops_actions.errors import InputError
 from mlops_actions.results import Annotation, StepResult
 
 if TYPE_CHECKING:
-    from mlops_actions.config import Settings
-    from mlops_actions.steps.validate_data import (
-        DataSource,
-        DataValidation,
-        Engine,
-        ValidateDataSettings,
-    )
-
-_DATASETS = ("train", "holdout", "current")
-_ENGINES = ("pandas", "spark", "sql")
+    from mlops_actions.config import Settings, ValidationSettings
+    from mlops_actions.steps.validate_data import DataSource, DataValidation, ValidateDataSettings
 
 
 def _text(value: str) -> str | None:
@@ -34,34 +27,13 @@ def _text(value: str) -> str | None:
     return value.strip() or None
 
 
-def _ratio(value: str) -> float | None:
-    if not value.strip():
-        return None
-    try:
-        ratio = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number between 0 and 1") from None
-    if not 0.0 <= ratio <= 1.0:
-        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 1 (1.0 = all must pass)")
-    return ratio
+def _path(value: str) -> Path | None:
+    return Path(value.strip()) if value.strip() else None
 
 
-def _dataset_list(value: str) -> list[str] | None:
-    names = [n for n in value.replace(",", " ").split() if n]
-    unknown = [n for n in names if n not in _DATASETS]
-    if unknown:
-        raise argparse.ArgumentTypeError(
-            f"unknown dataset {unknown[0]!r}; choose from {', '.join(_DATASETS)}"
-        )
-    return names or None
-
-
-def _engine(value: str) -> str | None:
-    if not value.strip():
-        return None
-    if value not in _ENGINES:
-        raise argparse.ArgumentTypeError(f"{value!r} is not one of {', '.join(_ENGINES)}")
-    return value
+def _names(value: str) -> list[str] | None:
+    """`train,holdout` or `train holdout` as a list (validation.datasets checks the names)."""
+    return [n for n in value.replace(",", " ").split() if n] or None
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,43 +50,54 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="REV",
         help="Git revision at which DVC-tracked data is read (default: data.dvc_rev).",
     )
-    parser.add_argument(
+    setting_flag(
+        parser,
         "--suite",
-        type=_text,
+        "validation.suite",
+        type=_path,
         metavar="PATH",
-        help="Great Expectations 1.x ExpectationSuite JSON (default: validation.suite).",
+        help="Great Expectations 1.x ExpectationSuite JSON.",
     )
-    parser.add_argument(
+    setting_flag(
+        parser,
         "--min-success-ratio",
-        type=_ratio,
+        "validation.min_success_ratio",
+        type=float,
         metavar="X",
-        help="Share of expectations that must pass on each dataset, 0..1 "
-        "(default: validation.min_success_ratio, else 1.0).",
+        help="Share of expectations that must pass on each dataset, 0..1 (1.0 = all).",
     )
-    parser.add_argument(
+    setting_flag(
+        parser,
         "--engine",
-        type=_engine,
+        "validation.engine",
+        type=_text,
         metavar="{pandas,spark,sql}",
-        help="Where expectations run (default: validation.engine, else pandas).",
+        help="Where expectations run.",
     )
-    parser.add_argument(
+    setting_flag(
+        parser,
         "--datasets",
-        type=_dataset_list,
+        "validation.datasets",
+        type=_names,
         metavar="NAMES",
         help="Comma-separated datasets to validate when --data is not given "
-        "(default: validation.datasets, else train,holdout).",
+        "(train, holdout, current).",
     )
-    parser.add_argument(
+    setting_flag(
+        parser,
         "--sql-connection-string",
+        "validation.sql.connection_string",
         type=_text,
         metavar="URL",
-        help="SQLAlchemy URL for --engine sql (default: validation.sql.connection_string).",
+        help="SQLAlchemy URL for --engine sql.",
     )
-    parser.add_argument(
+    setting_flag(
+        parser,
         "--sql-table",
+        "validation.sql.table",
         type=_text,
         metavar="TABLE",
-        help="Table for --engine sql (default: validation.sql.table).",
+        help="Table for --engine sql.",
     )
     parser.add_argument(
         "--spark-master",
@@ -133,20 +116,15 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _config(ctx: Context) -> Settings | None:
-    """mlops.yaml when there is one (or one was asked for); flags alone also work."""
-    if ctx.config_explicit or ctx.config_path.exists():
-        return ctx.settings()
-    return None
-
-
 def _run(ctx: Context) -> StepResult:
-    config = _config(ctx)
+    config = ctx.optional_settings()  # flags alone also work
     if ctx.args.draft_suite:
         return _draft(ctx, config)
+    from mlops_actions.reports.validate_data import verdict, write_reports
     from mlops_actions.steps.validate_data import validate_data
 
-    result = validate_data(_settings(ctx, config))
+    result = validate_data(_settings(ctx))
+    files = write_reports(result, ctx.report_folder(config))
     return StepResult(
         "validate-data",
         {
@@ -154,62 +132,53 @@ def _run(ctx: Context) -> StepResult:
             "success-ratio": round(result.success_ratio, 6),
             "failed-expectations": result.failed_expectations,
             "data-version": result.data_version,
-            "report-path": str(result.report_path),
+            "report-path": str(files.html),
         },
         passed=result.success,
-        message=result.verdict,
-        summary=result.summary,
+        message=verdict(result.datasets, result.min_success_ratio),
+        summary=files.summary,
         annotations=_annotations(result),
     )
 
 
-def _settings(ctx: Context, config: Settings | None) -> ValidateDataSettings:
-    from mlops_actions.steps.validate_data import SqlTable, ValidateDataSettings
+def _settings(ctx: Context) -> ValidateDataSettings:
+    from mlops_actions.steps.validate_data import DataSource, SqlTable, ValidateDataSettings
 
-    args = ctx.args
-    validation = config.validation if config else None
-    engine: Engine = args.engine or (validation.engine if validation else "pandas")
-    suite = Path(args.suite) if args.suite else (validation.suite if validation else None)
-    if suite is None:
+    validation: ValidationSettings = ctx.section("validation")
+    if validation.suite is None:
         raise InputError(
             "no expectation suite given;",
             hint="pass --suite PATH or set validation.suite in mlops.yaml; draft one with "
             "`mlops validate-data --data DATA --draft-suite expectations/suite.json`.",
         )
     sources: tuple[DataSource, ...]
-    if engine == "sql":
-        if args.data:
+    if validation.engine == "sql":
+        if ctx.args.data:
             raise InputError(
                 "--engine sql validates a table, not --data;",
                 hint="drop --data, or use --engine pandas/spark for files.",
             )
-        sql = validation.sql if validation else None
-        url = args.sql_connection_string or (sql.connection_string if sql else None)
-        table = args.sql_table or (sql.table if sql else None)
-        if not url or not table:
+        if validation.sql is None:
             raise InputError(
                 "--engine sql needs a connection string and a table;",
                 hint="pass --sql-connection-string URL --sql-table NAME, or set validation.sql.",
             )
-        from mlops_actions.steps.validate_data import DataSource
-
-        sources = (DataSource(table, sql=SqlTable(url, table)),)
+        sql = validation.sql
+        sources = (DataSource(sql.table, sql=SqlTable(sql.connection_string, sql.table)),)
     else:
-        sources = _file_sources(ctx, config)
-    min_ratio = args.min_success_ratio
-    if min_ratio is None:
-        min_ratio = validation.min_success_ratio if validation else 1.0
+        sources = _file_sources(ctx, ctx.optional_settings(), validation)
     return ValidateDataSettings(
         sources=sources,
-        suite=suite,
-        report_dir=_report_dir(ctx, config),
-        min_success_ratio=min_ratio,
-        engine=engine,
-        spark_master=args.spark_master or "local[*]",
+        suite=validation.suite,
+        min_success_ratio=validation.min_success_ratio,
+        engine=validation.engine,
+        spark_master=ctx.args.spark_master or "local[*]",
     )
 
 
-def _file_sources(ctx: Context, config: Settings | None) -> tuple[DataSource, ...]:
+def _file_sources(
+    ctx: Context, config: Settings | None, validation: ValidationSettings
+) -> tuple[DataSource, ...]:
     from mlops_actions.steps.validate_data import DataSource
 
     args = ctx.args
@@ -223,9 +192,8 @@ def _file_sources(ctx: Context, config: Settings | None) -> tuple[DataSource, ..
             hint="pass --data PATH, or run where mlops.yaml sets data.train/data.holdout "
             "(or pass --config).",
         )
-    names = args.datasets or list(config.validation.datasets)
     sources = []
-    for name in names:
+    for name in validation.datasets:
         path = getattr(config.data, name)
         if path is None:
             raise InputError(
@@ -235,14 +203,6 @@ def _file_sources(ctx: Context, config: Settings | None) -> tuple[DataSource, ..
             )
         sources.append(DataSource(name, Path(path), rev))
     return tuple(sources)
-
-
-def _report_dir(ctx: Context, config: Settings | None) -> Path:
-    if ctx.report_dir is not None:
-        return Path(ctx.report_dir)
-    from mlops_actions.config import default_report_dir
-
-    return default_report_dir(config)
 
 
 def _annotations(result: DataValidation) -> list[Annotation]:
@@ -282,7 +242,7 @@ def _workspace_relative(path: Path) -> str:
 
 
 def _draft(ctx: Context, config: Settings | None) -> StepResult:
-    from mlops_actions.reports.markdown import escape
+    from mlops_actions.reports.validate_data import draft_markdown
     from mlops_actions.steps.validate_data import DraftSettings, draft_suite_file
 
     args = ctx.args
@@ -302,18 +262,7 @@ def _draft(ctx: Context, config: Settings | None) -> StepResult:
             force=args.force,
         )
     )
-    shown = escape(str(draft.path))
-    mark = "✅" if draft.passes else "❌"
-    summary = (
-        f"### {mark} validate-data: drafted suite {escape(draft.name)}\n\n"
-        f"{draft.expectations} expectations from {draft.rows:,} rows × {draft.columns} columns "
-        f"of {escape(str(data))}, written to {shown}. "
-        + (
-            "They pass on that data. Review the bounds, then point validation.suite at the file.\n"
-            if draft.passes
-            else f"{len(draft.failed)} of them fail on that data; please report this.\n"
-        )
-    )
+    summary = draft_markdown(draft, data)
     return StepResult(
         "validate-data",
         {

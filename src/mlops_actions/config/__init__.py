@@ -2,7 +2,7 @@
 the file (`overrides`) and where local state lives (`state`)."""
 
 from mlops_actions.config.loader import json_schema, load_settings, parse_settings
-from mlops_actions.config.overrides import Override, apply_overrides
+from mlops_actions.config.overrides import Override, apply_overrides, section_from_overrides
 from mlops_actions.config.schema import (
     DEFAULT_CONFIG,
     AnalysisSettings,
@@ -54,5 +54,6 @@ __all__ = [
     "json_schema",
     "load_settings",
     "parse_settings",
+    "section_from_overrides",
     "secure_sqlite_store",
 ]

@@ -57,15 +57,7 @@ def apply_overrides(settings: Settings, overrides: Sequence[Override]) -> Settin
     try:
         result = Settings.model_validate(data, context={"base_dir": settings.base_dir})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key = dotted_key(tuple(first["loc"]))
-        message, hint = explain_error(dict(first))
-        raise ConfigError(
-            message if hint else message.rstrip(";"),
-            location=_origin(key, origins),
-            key_path=key,
-            hint=hint or f"give {_origin(key, origins)} a value that {key} accepts.",
-        ) from None
+        raise _located(exc, origins) from None
     problems = cross_checks(result)
     if problems:
         loc, message, hint = problems[0]
@@ -73,6 +65,42 @@ def apply_overrides(settings: Settings, overrides: Sequence[Override]) -> Settin
         raise ConfigError(message, location=_origin(key, origins), key_path=key, hint=hint)
     result.base_dir = settings.base_dir
     return result
+
+
+def section_from_overrides(name: str, overrides: Sequence[Override], base_dir: Path) -> Any:
+    """Section `name` of mlops.yaml (e.g. `validation`) from the overrides alone, for commands
+    that also run without a config file: the section's defaults with the flags over them.
+
+    Overrides of other sections are ignored. Relative paths are taken from `base_dir` (the
+    working directory). Raises ConfigError located at the flag, with the key path.
+    """
+    model = Settings.model_fields[name].annotation
+    if not isinstance(model, type):
+        raise TypeError(f"{name} is not a section of mlops.yaml")
+    data: dict[str, Any] = {}
+    mine = [o for o in overrides if o.key.startswith(name + ".")]
+    for override in mine:
+        _set(data, override.key.split(".")[1:], override.value)
+    origins = {o.key: o.origin for o in mine}
+    try:
+        return model.model_validate(data, context={"base_dir": base_dir})
+    except ValidationError as exc:
+        raise _located(exc, origins, prefix=(name,)) from None
+
+
+def _located(
+    exc: ValidationError, origins: dict[str, str], prefix: tuple[str, ...] = ()
+) -> ConfigError:
+    """The first pydantic error as a ConfigError at the flag that caused it."""
+    first = exc.errors()[0]
+    key = dotted_key(prefix + tuple(first["loc"]))
+    message, hint = explain_error(dict(first))
+    return ConfigError(
+        message.rstrip(";") + ";",
+        location=_origin(key, origins),
+        key_path=key,
+        hint=hint or f"give {_origin(key, origins)} a value that {key} accepts.",
+    )
 
 
 def _set(data: dict[str, Any], path: list[str], value: Any) -> None:

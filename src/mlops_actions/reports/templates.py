@@ -18,13 +18,13 @@ def _template(name: str) -> Template:
     return Template(text.read_text(encoding="utf-8"))
 
 
-def render(name: str, **values: object) -> str:
-    """The summary template `name` with `values` in place; blank runs of lines become one.
+def render(template: str, /, **values: object) -> str:
+    """The summary template `template` with `values` in place; blank runs of lines become one.
 
     Values are inserted as they are: escape user-controlled text before (`markdown.escape`).
     Raises KeyError when the template names a value that was not given.
     """
-    text = _template(name).substitute({k: str(v) for k, v in values.items()})
+    text = _template(template).substitute({k: str(v) for k, v in values.items()})
     lines: list[str] = []
     for line in text.splitlines():
         if line.strip() or (lines and lines[-1].strip()):

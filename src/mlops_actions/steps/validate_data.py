@@ -2,8 +2,8 @@
 
 `validate_data(settings)` checks the suite file, then validates each data source in turn (a CSV,
 Parquet file or folder, a DVC-tracked path at a git revision, or a SQL table) on the pandas, Spark
-or SQL engine, names each source's data version, and writes the reports (Markdown, JSON, HTML)
-into `settings.report_dir`. A dataset passes when its share of passed expectations reaches
+or SQL engine, and names each source's data version; the command writes the reports
+(`reports.validate_data`). A dataset passes when its share of passed expectations reaches
 `min_success_ratio`; the step passes when every dataset does. Bad input (a missing or unreadable
 file, a suite that is not a GX 1.x suite, an unknown DVC revision) raises InputError before any
 verdict; a column the data lacks is a failed expectation, not an error.
@@ -13,20 +13,16 @@ verdict; a column the data lacks is a failed expectation, not an error.
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from mlops_actions.errors import InputError
+from mlops_actions.paths import shown_path, write_files
 from mlops_actions.validation.engines import DatasetValidation, ExpectationOutcome
 from mlops_actions.validation.suite import SuiteFile
 
 Engine = Literal["pandas", "spark", "sql"]
-HTML_NAME = "validate-data.html"
-JSON_NAME = "validate-data-result.json"
-MARKDOWN_NAME = "validate-data.md"
 
 
 @dataclass(frozen=True)
@@ -49,28 +45,23 @@ class DataSource:
 
 @dataclass(frozen=True)
 class ValidateDataSettings:
-    """What validate-data checks, against which suite, how strictly, and where reports go."""
+    """What validate-data checks, against which suite, and how strictly."""
 
     sources: tuple[DataSource, ...]
     suite: Path
-    report_dir: Path
-    min_success_ratio: float = 1.0
-    engine: Engine = "pandas"
+    min_success_ratio: float
+    engine: Engine
     spark_master: str = "local[*]"
 
 
 @dataclass(frozen=True)
 class DataValidation:
-    """The verdict of validate-data over all its datasets, and where the reports are."""
+    """The verdict of validate-data over all its datasets."""
 
     datasets: tuple[DatasetValidation, ...]
     suite: SuiteFile
     min_success_ratio: float
     engine: Engine
-    report_path: Path
-    json_path: Path
-    summary: str
-    verdict: str
 
     @property
     def success(self) -> bool:
@@ -94,54 +85,20 @@ class DataValidation:
 
 
 def validate_data(settings: ValidateDataSettings) -> DataValidation:
-    """Validate every source with the suite and write the reports; raises InputError."""
-    from mlops_actions.validation import report
+    """Validate every source with the suite, one at a time; raises InputError for bad input.
+
+    Writes nothing: the reports are the caller's (`reports.validate_data.write_reports`).
+    """
     from mlops_actions.validation.suite import load_suite
 
     if not settings.sources:
         raise InputError(
             "nothing to validate;", hint="pass --data PATH or list datasets in validation.datasets."
         )
-    if not 0.0 <= settings.min_success_ratio <= 1.0:
-        raise InputError(
-            f"min success ratio {settings.min_success_ratio} is not between 0 and 1;",
-            hint="use e.g. 0.95 (1.0 = every expectation must pass).",
-        )
     suite = load_suite(settings.suite)
     runner = _Runner(settings, suite)
     datasets = tuple(runner.validate(source) for source in settings.sources)
-    common: dict[str, Any] = {
-        "suite_name": suite.name,
-        "min_ratio": settings.min_success_ratio,
-        "engine": settings.engine,
-    }
-    html_path = settings.report_dir / HTML_NAME
-    json_path = settings.report_dir / JSON_NAME
-    summary = report.markdown(datasets, html_file=_shown(html_path), **common)
-    suite_shown = _shown(suite.path)
-    _write(
-        settings.report_dir,
-        {
-            HTML_NAME: report.html_page(datasets, suite_path=suite_shown, **common),
-            JSON_NAME: json.dumps(
-                report.json_result(datasets, suite_path=suite_shown, **common),
-                indent=2,
-                default=str,
-            )
-            + "\n",
-            MARKDOWN_NAME: summary,
-        },
-    )
-    return DataValidation(
-        datasets,
-        suite,
-        settings.min_success_ratio,
-        settings.engine,
-        html_path,
-        json_path,
-        summary,
-        report.verdict(datasets, settings.min_success_ratio),
-    )
+    return DataValidation(datasets, suite, settings.min_success_ratio, settings.engine)
 
 
 class _Runner:
@@ -274,7 +231,9 @@ def draft_suite_file(settings: DraftSettings) -> SuiteDraft:
     frame = load_table(settings.data, rev=settings.rev)
     name = settings.name or output.stem
     drafted = draft_suite(frame, name=name, source=_location(settings.data, settings.rev))
-    _write(output.parent, {output.name: drafted.to_json()})
+    write_files(
+        output.parent, {output.name: drafted.to_json()}, hint="choose another --draft-suite path."
+    )
     suite = load_suite(output)
     failed = tuple(o for o in run_pandas(frame, suite) if not o.success)
     return SuiteDraft(
@@ -285,28 +244,5 @@ def draft_suite_file(settings: DraftSettings) -> SuiteDraft:
 # ---------------------------------------------------------------- helpers
 
 
-def _shown(path: Path) -> str:
-    """`path` relative to the working directory when inside it (as a workflow sees it)."""
-    try:
-        relative = Path(os.path.relpath(path.resolve(), Path.cwd())).as_posix()
-    except ValueError:  # another drive on Windows
-        return str(path)
-    return str(path) if relative.startswith("..") else relative
-
-
 def _location(path: Path, rev: str | None) -> str:
-    return f"{_shown(path)} @ {rev}" if rev else _shown(path)
-
-
-def _write(folder: Path, files: dict[str, str]) -> None:
-    target = folder
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, text in files.items():
-            target = folder / name
-            target.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise InputError(
-            f"cannot write {target}: {exc.strerror};",
-            hint="choose a writable folder (--report-dir, or the --draft-suite path).",
-        ) from None
+    return f"{shown_path(path)} @ {rev}" if rev else shown_path(path)
