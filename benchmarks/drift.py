@@ -165,7 +165,7 @@ def worker_ours(args: argparse.Namespace, *, with_report: bool) -> dict[str, Any
     import scipy.spatial
     import scipy.stats  # noqa: F401  (imported before the clock, as Evidently's are)
 
-    from mlops_actions.drift_stats import detect_drift
+    from mlops_actions.monitoring.drift_stats import detect_drift
 
     reference, current = read(args.dir)
     start, cpu = time.perf_counter(), time.process_time()

@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 from mlops_actions.backends.local_endpoint.predlog import PredictionLog
-from mlops_actions.drift_stats import detect_drift
+from mlops_actions.monitoring.drift_stats import detect_drift
 from tests.conftest import EXAMPLE, python_env
 
 # Importing Evidently warns: invalid escape sequences in its source (DeprecationWarning on 3.11,
@@ -181,9 +181,12 @@ def test_methods_and_thresholds_are_configurable(tmp_path: Path, mlops: Any) -> 
         cat_max_unique=1000,
     )
     details = json.loads((tmp_path / ".mlops/reports/drift-report.details.json").read_text())
-    got = {c["column"]: (c["method"], c["threshold"]) for c in details["features"]["columns"]}
-    assert got == {c.column: (c.method, c.threshold) for c in oracle.columns}
-    assert got["x"] == ("ks", 0.2) and got["y"] == ("wasserstein", 0.01)
+    methods = {c["column"]: c["method"] for c in details["features"]["columns"]}
+    thresholds = {c["column"]: c["threshold"] for c in details["features"]["columns"]}
+    assert methods == {c.column: c.method for c in oracle.columns}
+    assert thresholds == pytest.approx({c.column: c.threshold for c in oracle.columns})
+    assert methods["x"] == "ks" and methods["y"] == "wasserstein"
+    assert thresholds["x"] == pytest.approx(0.2) and thresholds["y"] == pytest.approx(0.01)
     assert json.loads(result.out)["drift-detected"] is oracle.dataset_drift
 
     bad = run_report(mlops, "--reference", str(reference), "--current", str(current),
@@ -396,7 +399,7 @@ def test_predictions_keyword_reads_the_projects_endpoint(tmp_path: Path, mlops: 
     details = json.loads(Path(outputs["report-path"]).read_text())
     assert {c["column"] for c in details["features"]["columns"]} == {"x", "y", "z", "color"}
     assert details["excluded"] == ["id", "label", "prediction"]
-    assert details["features"]["share_threshold"] == 0.3
+    assert details["features"]["share_threshold"] == pytest.approx(0.3)
     assert "predictions.jsonl" in details["current"]["description"]
     assert "pass --model" in details["prediction_note"]
 
@@ -552,7 +555,7 @@ def test_a_dvc_reference_read_at_a_revision(tmp_path: Path, mlops: Any) -> None:
                       "--json")  # fmt: skip
     assert old.code == same.code == 0, old.err + same.err
     assert json.loads(old.out)["drift-detected"] is True
-    assert json.loads(same.out)["drifted-share"] == 0.0
+    assert json.loads(same.out)["drifted-share"] == pytest.approx(0.0)
     details = json.loads((tmp_path / ".mlops/reports/drift-report.details.json").read_text())
     assert details["reference"]["version"].startswith("dvc:HEAD:")
     unknown = run_report(mlops, "--reference", path, "--reference-rev", "v9", "--current", path)
@@ -563,7 +566,7 @@ def test_urls_and_predictions_written_in_mlops_yaml_survive_path_resolution(
     tmp_path: Path,
 ) -> None:
     from mlops_actions.config import parse_settings
-    from mlops_actions.monitoring_sources import parse_source
+    from mlops_actions.monitoring.sources import parse_source
 
     url = "azureml://subscriptions/s/resourcegroups/g/workspaces/w/datastores/d/paths/mdc/ep/blue"
     for written, kind, location in [
@@ -588,7 +591,8 @@ def test_urls_and_predictions_written_in_mlops_yaml_survive_path_resolution(
 
 def test_fast_and_record_readers_of_the_log_agree(tmp_path: Path) -> None:
     """Arrow reads a clean log; a damaged line sends it to predlog's reader: same frames."""
-    from mlops_actions.monitoring_sources import load_prediction_log, parse_source
+    from mlops_actions.monitoring.prediction_log import load_prediction_log
+    from mlops_actions.monitoring.sources import parse_source
 
     inputs = frames(60, seed=4)
     inputs.loc[5, "y"] = None
@@ -615,7 +619,8 @@ def test_the_pipelines_own_requests_are_left_out_by_both_readers(
     tmp_path: Path, mlops: Any
 ) -> None:
     """Smoke and probe rows (a `source` label) are not users' traffic: left out and counted."""
-    from mlops_actions.monitoring_sources import load_prediction_log, parse_source
+    from mlops_actions.monitoring.prediction_log import load_prediction_log
+    from mlops_actions.monitoring.sources import parse_source
 
     labels = {**{i: "probe" for i in range(0, 50, 5)}, 1: "smoke", 2: "smoke"}
     clean = write_log(

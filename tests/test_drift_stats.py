@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_actions.drift_stats import (
+from mlops_actions.monitoring.drift_stats import (
     DEFAULT_THRESHOLDS,
     METHOD_DISPLAY_NAMES,
     SUPPORTED_METHODS,
@@ -140,7 +140,7 @@ def assert_agrees(ours: DriftSummary, theirs: dict[str, dict[str, Any]]) -> None
         assert col.method is not None and col.score is not None, col
         # Evidently records the method's name when configured, its display name when defaulted
         assert them["method"] in (col.method, METHOD_DISPLAY_NAMES[col.method]), col
-        assert them["threshold"] == col.threshold, col
+        assert them["threshold"] == pytest.approx(col.threshold), col
         assert col.drifted == them["drifted"], (col, them)
         assert math.isclose(col.score, them["score"], rel_tol=1e-9, abs_tol=1e-12), (col, them)
 
@@ -331,7 +331,7 @@ def test_chisquare_unseen_category_gives_p_zero_without_warnings() -> None:
     ref = pd.DataFrame({"c": ["a", "b"] * 500})
     cur = pd.DataFrame({"c": ["a", "b", "new"] * 400})
     col = detect_drift(ref, cur, cat_method="chisquare").columns[0]
-    assert col.score == 0.0
+    assert col.score == pytest.approx(0.0, abs=1e-12)
     assert col.drifted
     assert col.note is not None and "1 categories unseen in reference ('new')" in col.note
 
@@ -368,7 +368,7 @@ def test_clean_frames_give_a_verdict_per_column(small: tuple[pd.DataFrame, pd.Da
     assert [c.column for c in summary.columns] == ["x", "y", "age", "colour"]
     assert [c.kind for c in summary.columns] == ["num", "num", "num", "cat"]
     assert summary.drifted_columns == ("y",)
-    assert summary.drifted_share == 0.25
+    assert summary.drifted_share == pytest.approx(0.25)
     assert not summary.dataset_drift
     assert all(c.note is None for c in summary.columns)
     assert summary.column("y").method == "wasserstein"
@@ -494,7 +494,7 @@ def test_datetime_columns_are_not_analysed() -> None:
     summary = detect_drift(pd.DataFrame({"t": when}), pd.DataFrame({"t": when}))
     assert summary.columns[0].kind == "other"
     assert summary.columns[0].note == "skipped: datetime64[ns] column is not analysed"
-    assert summary.drifted_share == 0.0 and not summary.dataset_drift
+    assert summary.drifted_share == pytest.approx(0.0) and not summary.dataset_drift
 
 
 def test_nullable_dtypes_are_analysed() -> None:
@@ -513,8 +513,8 @@ def test_nullable_dtypes_are_analysed() -> None:
     assert [c.kind for c in summary.columns] == ["num", "num"]
     assert summary.column("i").reference_count == n - 10
     plain = detect_drift(ref.astype({"i": float, "f": float}), cur.astype(float), num_method="ks")
-    assert summary.column("f").score == plain.column("f").score
-    assert summary.column("i").score == plain.column("i").score
+    assert summary.column("f").score == pytest.approx(plain.column("f").score, rel=1e-12)
+    assert summary.column("i").score == pytest.approx(plain.column("i").score, rel=1e-12)
 
 
 def test_dataset_drift_at_exactly_the_share() -> None:
@@ -524,7 +524,9 @@ def test_dataset_drift_at_exactly_the_share() -> None:
     cur = pd.DataFrame({k: rng.normal(1.0 if k in "ab" else 0.0, 1.0, n) for k in "abcd"})
     summary = detect_drift(ref, cur, drift_share=0.5)
     assert summary.drifted_columns == ("a", "b")
-    assert summary.drifted_share == 0.5 and summary.dataset_drift  # share ≥ drift_share
+    assert (
+        summary.drifted_share == pytest.approx(0.5) and summary.dataset_drift
+    )  # share ≥ drift_share
     assert not detect_drift(ref, cur, drift_share=0.51).dataset_drift
 
 

@@ -19,18 +19,18 @@ evaluate: {primary_metric: my_gain, greater_is_better: true, custom_metrics: {my
 
 
 @pytest.fixture
-def settings(tmp_path: Path):  # type: ignore[no-untyped-def]
+def settings(tmp_path: Path):
     return parse_settings(YAML, source="mlops.yaml", base_dir=tmp_path)
 
 
-def test_an_override_sets_the_key_and_leaves_the_original(settings) -> None:  # type: ignore[no-untyped-def]
+def test_an_override_sets_the_key_and_leaves_the_original(settings) -> None:
     changed = apply_overrides(settings, [Override("evaluate.min_improvement", 0.01, "--x")])
     assert changed.evaluate.min_improvement == pytest.approx(0.01)
     assert settings.evaluate.min_improvement == pytest.approx(0.0)
     assert changed.base_dir == settings.base_dir
 
 
-def test_a_value_out_of_range_names_the_flag_and_the_key(settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_value_out_of_range_names_the_flag_and_the_key(settings) -> None:
     with pytest.raises(ConfigError) as caught:
         apply_overrides(settings, [Override("evaluate.min_improvement", -1.0, "--min-improvement")])
     assert caught.value.location == "--min-improvement"
@@ -39,7 +39,7 @@ def test_a_value_out_of_range_names_the_flag_and_the_key(settings) -> None:  # t
     assert caught.value.exit_code == 2
 
 
-def test_cross_checks_judge_the_result(settings) -> None:  # type: ignore[no-untyped-def]
+def test_cross_checks_judge_the_result(settings) -> None:
     with pytest.raises(ConfigError) as caught:
         apply_overrides(
             settings, [Override("evaluate.primary_metric", "rocauc", "--primary-metric")]
@@ -50,7 +50,7 @@ def test_cross_checks_judge_the_result(settings) -> None:  # type: ignore[no-unt
 
 def test_a_relative_path_is_taken_from_the_working_directory(
     settings, tmp_path, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     work = tmp_path / "elsewhere"
     work.mkdir()
     monkeypatch.chdir(work)
@@ -59,7 +59,7 @@ def test_a_relative_path_is_taken_from_the_working_directory(
     assert changed.data.holdout == work / "h.csv"
 
 
-def test_clears_resets_dependents_only_when_the_value_changes(settings) -> None:  # type: ignore[no-untyped-def]
+def test_clears_resets_dependents_only_when_the_value_changes(settings) -> None:
     same = Override("evaluate.primary_metric", "my_gain", "--p", ("evaluate.greater_is_better",))
     assert apply_overrides(settings, [same]).evaluate.greater_is_better is True
     other = Override("evaluate.primary_metric", "roc_auc", "--p", ("evaluate.greater_is_better",))
@@ -98,3 +98,19 @@ def test_a_section_from_flags_alone_has_the_file_defaults_and_its_checks(tmp_pat
         )  # fmt: skip
     assert caught.value.location == "--min-success-ratio"
     assert caught.value.key_path == "validation.min_success_ratio"
+
+
+def test_the_drift_method_names_of_the_flags_are_the_schemas() -> None:
+    from typing import get_args
+
+    from mlops_actions.commands.drift_report import METHODS
+    from mlops_actions.config.schema import DriftMethod
+    from mlops_actions.monitoring.drift_tests import SUPPORTED_METHODS
+
+    assert set(METHODS) == set(get_args(DriftMethod)) == set(SUPPORTED_METHODS)
+
+
+def test_a_misspelt_drift_method_in_mlops_yaml_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(YAML + "monitor: {num_method: kss}\n", base_dir=tmp_path)
+    assert caught.value.key_path == "monitor.num_method"

@@ -1,9 +1,9 @@
 """`mlops performance-report`: model quality on production traffic with delayed ground truth.
 
-Flags mirror the action's inputs and override mlops.yaml (`monitor.ground_truth`,
-`monitor.window`, `monitor.max_degradation`, `evaluate.primary_metric`). Exit 1 on degradation
-only with `--fail-on-degradation`; `--on-degradation dispatch` dispatches the training workflow
-and keeps the model's tracking issue (`issue`: only the issue).
+Flags mirror the action's inputs; the setting flags override mlops.yaml (`monitor.ground_truth`,
+`monitor.window`, `monitor.max_degradation`, `evaluate.primary_metric`, `model.task`). Exit 1 on
+degradation only with `--fail-on-degradation`; `--on-degradation dispatch` dispatches the
+training workflow and keeps the model's tracking issue (`issue`: only the issue).
 """
 
 from __future__ import annotations
@@ -14,46 +14,56 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_actions.commands.base import Command, Context
-from mlops_actions.commands.drift_report import (
+from mlops_actions.commands.options import (
     add_include_source,
-    config,
+    add_time_window,
+    given,
     include_sources,
-    on_problem,
-    positive_float,
+    monitoring_source,
+    non_negative,
+    number,
+    one_of,
+    path,
     positive_int,
-    report_dir,
-    retrain_trigger,
+    setting_flag,
     text,
+    time_window_of,
+)
+from mlops_actions.commands.retraining import (
+    OUTPUTS,
+    add_retraining,
+    retrain_trigger,
     trigger_summary,
 )
 from mlops_actions.errors import InputError
 from mlops_actions.results import Annotation, StepResult
 
 if TYPE_CHECKING:
-    from mlops_actions.config import Settings
+    from mlops_actions.config import MonitorSettings, Settings
+    from mlops_actions.monitoring.sources import DataSource
     from mlops_actions.steps.performance_report import PerformanceSettings
 
 TASKS = ("classification", "regression")
 
 
-def _task(value: str) -> str | None:
-    value = value.strip()
-    if not value:
-        return None
-    if value not in TASKS:
-        raise argparse.ArgumentTypeError(f"{value!r} is not one of {', '.join(TASKS)}")
-    return value
-
-
 def _confidence(value: str) -> float | None:
-    number = positive_float(value)
-    if number is not None and not number < 1:
+    result = non_negative(value)
+    if result is not None and not result < 1:
         raise argparse.ArgumentTypeError(f"{value} is not in [0, 1)")
-    return number
+    return result
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    data = parser.add_argument_group("data")
+    _add_data_flags(parser.add_argument_group("data"))
+    _add_metric_flags(parser.add_argument_group("metrics"))
+    add_retraining(
+        parser.add_argument_group("gate and retraining"),
+        problem="degradation",
+        fail_help="Exit 1 when performance degraded.",
+    )
+
+
+def _add_data_flags(data: argparse._ArgumentGroup) -> None:
     data.add_argument(
         "--predictions",
         type=text,
@@ -61,59 +71,83 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Prediction log: predictions: (the local endpoint; default), predictions:PATH, a "
         ".jsonl file, an endpoint state folder, or an fsspec URL of Azure ML collected data.",
     )
-    data.add_argument(
+    setting_flag(
+        data,
         "--labels",
-        type=text,
+        "monitor.ground_truth.path",
+        type=path,
         metavar="PATH",
-        help="Ground truth table (default: monitor.ground_truth.path).",
+        help="Ground truth table.",
     )
     data.add_argument("--labels-rev", type=text, metavar="REV", help="DVC revision of the labels.")
-    data.add_argument(
+    setting_flag(
+        data,
         "--key-column",
+        "monitor.ground_truth.key_column",
         type=text,
         metavar="NAME",
-        help="Request id column of the labels (default: monitor.ground_truth.key_column).",
+        help="Request id column of the labels.",
     )
-    data.add_argument(
+    setting_flag(
+        data,
         "--label-column",
+        "monitor.ground_truth.label_column",
         type=text,
         metavar="NAME",
-        help="Label column (default: monitor.ground_truth.label_column).",
+        help="Label column.",
     )
-    data.add_argument(
+    setting_flag(
+        data,
         "--label-time-column",
+        "monitor.ground_truth.time_column",
         type=text,
         metavar="NAME",
-        help="When each label arrived, to count late labels "
-        "(default: monitor.ground_truth.time_column).",
+        help="When each label arrived, to count late labels.",
     )
-    data.add_argument("--since", type=text, metavar="TIME", help="First prediction time (ISO/7d).")
-    data.add_argument("--until", type=text, metavar="TIME", help="Predictions before this time.")
+    add_time_window(
+        data,
+        since_help="First prediction time (ISO/7d).",
+        until_help="Predictions before this time.",
+    )
     add_include_source(data)
-    judge = parser.add_argument_group("metrics")
-    judge.add_argument(
-        "--window", type=text, metavar="FREQ", help="Window length, e.g. 7D (monitor.window)."
+
+
+def _add_metric_flags(judge: argparse._ArgumentGroup) -> None:
+    setting_flag(
+        judge,
+        "--window",
+        "monitor.window",
+        type=text,
+        metavar="FREQ",
+        help="Window length, e.g. 7D.",
     )
-    judge.add_argument(
+    setting_flag(
+        judge,
         "--metric",
+        "evaluate.primary_metric",
+        clears=("evaluate.greater_is_better",),
         type=text,
         metavar="NAME",
-        help="Metric that decides degradation (default: evaluate.primary_metric).",
+        help="Metric that decides degradation.",
     )
-    judge.add_argument(
-        "--task", type=_task, metavar="{classification,regression}", help="Default: model.task."
+    setting_flag(
+        judge, "--task", "model.task", type=one_of(TASKS), metavar="{classification,regression}"
     )
-    judge.add_argument(
+    setting_flag(
+        judge,
         "--positive-class",
+        "evaluate.positive_class",
         type=text,
         metavar="LABEL",
-        help="Positive label (default: evaluate.positive_class, else 1/True).",
+        help="Positive label (unset: 1/True).",
     )
-    judge.add_argument(
+    setting_flag(
+        judge,
         "--max-degradation",
-        type=positive_float,
+        "monitor.max_degradation",
+        type=number,
         metavar="X",
-        help="Allowed absolute worsening vs the baseline (default: monitor.max_degradation).",
+        help="Allowed absolute worsening vs the baseline.",
     )
     judge.add_argument(
         "--min-window-labels",
@@ -134,23 +168,6 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="JSON",
         help='Holdout metrics when the registry has none: {"roc_auc": 0.81}, '
         '{"3": {"roc_auc": 0.81}} per version, or a path to such a JSON file.',
-    )
-    gate = parser.add_argument_group("gate and retraining")
-    gate.add_argument(
-        "--fail-on-degradation", action="store_true", help="Exit 1 when performance degraded."
-    )
-    gate.add_argument(
-        "--on-degradation",
-        type=on_problem,
-        metavar="{none,issue,dispatch}",
-        help="On GitHub: 'dispatch' the training workflow and update the model's tracking "
-        "issue, or only the 'issue' (default: none).",
-    )
-    gate.add_argument(
-        "--retrain-workflow",
-        type=text,
-        metavar="FILE",
-        help="Workflow to dispatch (default: monitor.retrain_workflow).",
     )
 
 
@@ -182,8 +199,9 @@ def _baseline(raw: str | None) -> dict[str, Any] | None:
     return value
 
 
-def _settings(ctx: Context, settings: Settings | None) -> PerformanceSettings:
-    from mlops_actions.monitoring_sources import DataSource, parse_source, time_window
+def _step_settings(ctx: Context, settings: Settings | None) -> PerformanceSettings:
+    """The step's settings: mlops.yaml with the flags over it (or the flags alone)."""
+    from mlops_actions.monitoring.ground_truth import LabelTable
     from mlops_actions.steps.performance_report import (
         DEFAULT_CONFIDENCE,
         DEFAULT_MIN_WINDOW_LABELS,
@@ -191,77 +209,81 @@ def _settings(ctx: Context, settings: Settings | None) -> PerformanceSettings:
     )
 
     args = ctx.args
-    base = settings.base_dir if settings is not None else None
-    state = settings.state_dir() / "endpoint" if settings is not None else None
-    truth = settings.monitor.ground_truth if settings is not None else None
-    source: DataSource = parse_source(
-        args.predictions or "predictions:",
-        base_dir=None if args.predictions else base,
-        state_dir=state,
+    monitor: MonitorSettings = ctx.section("monitor")
+    truth = monitor.ground_truth
+    if truth is None:
+        raise InputError(
+            "no ground truth labels;",
+            hint="pass --labels PATH or set monitor.ground_truth.path in mlops.yaml.",
+        )
+    task, metric, positive = _judged_by(ctx, settings)
+    confidence = DEFAULT_CONFIDENCE if args.confidence is None else args.confidence
+    return PerformanceSettings(
+        predictions=_prediction_source(args.predictions, settings),
+        labels=LabelTable(
+            path=truth.path,
+            key_column=truth.key_column,
+            label_column=truth.label_column,
+            time_column=truth.time_column,
+            rev=args.labels_rev,
+        ),
+        task=task,
+        metric=metric,
+        window=monitor.window,
+        range=time_window_of(args),
+        max_degradation=monitor.max_degradation,
+        min_window_labels=args.min_window_labels or DEFAULT_MIN_WINDOW_LABELS,
+        confidence=confidence if confidence > 0 else None,
+        positive_class=positive,
+        baseline_metrics=_baseline(args.baseline_metrics),
+        model_name=settings.model.name if settings is not None else None,
+        tracking_uri=settings.resolved_tracking_uri() if settings is not None else None,
+        registry_uri=settings.registry_uri if settings is not None else None,
+        include_sources=include_sources(args),
     )
+
+
+def _prediction_source(value: str | None, settings: Settings | None) -> DataSource:
+    """`--predictions`, by default the local endpoint's log; InputError for a table."""
+    source = monitoring_source(value or "predictions:", settings, from_flag=bool(value))
     if source.kind == "table":
         raise InputError(
             f"{source.location} is not a prediction log;",
             hint="pass predictions:, a predictions.jsonl file or an Azure ML collected-data URL.",
         )
-    labels: Path | None = Path(args.labels) if args.labels else (truth.path if truth else None)
-    if labels is None:
-        raise InputError(
-            "no ground truth labels;",
-            hint="pass --labels PATH or set monitor.ground_truth.path in mlops.yaml.",
-        )
-    task = args.task or (settings.model.task if settings is not None else None)
-    metric = args.metric or (settings.evaluate.primary_metric if settings is not None else None)
+    return source
+
+
+def _judged_by(ctx: Context, settings: Settings | None) -> tuple[Any, str, object | None]:
+    """(task, primary metric, positive class) from model.task and evaluate.*."""
+    if settings is not None:
+        task: Any = settings.model.task
+        metric: str | None = settings.evaluate.primary_metric
+        positive: object | None = settings.evaluate.positive_class
+    else:
+        task = given(ctx.overrides, "model.task")
+        metric = given(ctx.overrides, "evaluate.primary_metric")
+        positive = given(ctx.overrides, "evaluate.positive_class")
     if task is None or metric is None:
         raise InputError(
             "performance-report needs the task and the metric;",
             hint="use mlops.yaml (model.task, evaluate.primary_metric) or pass --task and "
             "--metric.",
         )
-    positive: object | None = args.positive_class
-    if positive is None and settings is not None:
-        positive = settings.evaluate.positive_class
     if isinstance(positive, str) and positive.lstrip("-").isdigit():
         positive = int(positive)
-    monitor = settings.monitor if settings is not None else None
-    max_degradation = args.max_degradation
-    if max_degradation is None:
-        max_degradation = monitor.max_degradation if monitor is not None else 0.05
-    return PerformanceSettings(
-        predictions=source,
-        labels=labels,
-        task=task,
-        metric=metric,
-        report_dir=report_dir(ctx, settings),
-        key_column=args.key_column or (truth.key_column if truth else "request_id"),
-        label_column=args.label_column or (truth.label_column if truth else "label"),
-        label_time_column=args.label_time_column or (truth.time_column if truth else None),
-        labels_rev=args.labels_rev,
-        window=args.window or (monitor.window if monitor is not None else "7D"),
-        range=time_window(args.since, args.until),
-        max_degradation=max_degradation,
-        min_window_labels=args.min_window_labels or DEFAULT_MIN_WINDOW_LABELS,
-        confidence=(
-            DEFAULT_CONFIDENCE
-            if args.confidence is None
-            else (args.confidence if args.confidence > 0 else None)
-        ),
-        positive_class=positive,
-        baseline_metrics=_baseline(args.baseline_metrics),
-        model_name=settings.model.name if settings is not None else None,
-        tracking_uri=settings.resolved_tracking_uri() if settings is not None else None,
-        registry_uri=settings.registry_uri if settings is not None else None,
-        include_sources=include_sources(ctx),
-    )
+    return task, metric, positive
 
 
 def _run(ctx: Context) -> StepResult:
     from mlops_actions.github.pr_comment import github_env
-    from mlops_actions.reports.performance import markdown_summary, reason
+    from mlops_actions.reports.performance import markdown_summary, reason, write_details
     from mlops_actions.steps.performance_report import performance_report
 
-    settings = config(ctx)
-    report = performance_report(_settings(ctx, settings))
+    settings = ctx.optional_settings()
+    report = write_details(
+        performance_report(_step_settings(ctx, settings)), ctx.report_folder(settings)
+    )
     summary = markdown_summary(report, link=github_env().run_url)
     latest = report.judged[-1] if report.judged else None
     outputs: dict[str, object] = {
@@ -283,7 +305,6 @@ def _run(ctx: Context) -> StepResult:
             problem=report.degraded,
             reason=why,
             section=summary,
-            workflow=ctx.args.retrain_workflow,
             dispatch=action == "dispatch",
         )
         outputs.update(trigger.outputs())
@@ -297,11 +318,10 @@ def _run(ctx: Context) -> StepResult:
                 title="mlops performance-report: labels",
             )
         )
-    failed = report.degraded and ctx.args.fail_on_degradation
     return StepResult(
         "performance-report",
         outputs,
-        passed=not failed,
+        passed=not (report.degraded and ctx.args.fail_on_degradation),
         message=why,
         summary=summary,
         annotations=notes,
@@ -322,7 +342,6 @@ COMMAND = Command(
         ("labelled", "Labelled served predictions"),
         ("predictions", "Served predictions in the range"),
         ("report-path", "Path of the details JSON"),
-        ("retrain-dispatched", "true when the training workflow was dispatched"),
-        ("tracking-issue", "URL of the model's tracking issue, when one is open or was closed"),
+        *OUTPUTS,
     ),
 )

@@ -32,6 +32,9 @@ ConfigPath = Annotated[Path, AfterValidator(_resolve_path)]
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
+DriftMethod = Literal["ks", "chisquare", "z", "wasserstein", "jensenshannon", "psi"]
+"""Evidently's names of the per-column drift tests that drift-report computes."""
+
 # An omitted section is validated from `{}` like a written one, so its paths resolve against the
 # config folder too (a default instance would skip validation and keep relative paths).
 _SECTION_DEFAULT: Any = {}
@@ -323,11 +326,11 @@ class MonitorSettings(_Section):
     reference: ConfigPath | None = Field(None, description="Default: data.train.")
     current: ConfigPath | None = Field(None, description="Default: data.current.")
     drift_share: float = Field(0.5, gt=0.0, le=1.0)
-    num_method: str | None = None
-    cat_method: str | None = None
-    num_threshold: float | None = Field(None, gt=0)
-    cat_threshold: float | None = Field(None, gt=0)
-    per_column_method: dict[str, str] = Field(default_factory=dict)
+    num_method: DriftMethod | None = None
+    cat_method: DriftMethod | None = None
+    num_threshold: float | None = Field(None, gt=0, allow_inf_nan=False)
+    cat_threshold: float | None = Field(None, gt=0, allow_inf_nan=False)
+    per_column_method: dict[str, DriftMethod] = Field(default_factory=dict)
     ground_truth: GroundTruthSettings | None = None
     window: str = Field("7D", description="Performance window (pandas offset alias).")
     max_degradation: float = Field(0.05, ge=0)

@@ -1,5 +1,10 @@
 """drift-report's reports: Evidently's HTML and JSON, our details JSON, the Markdown summary.
 
+`write_reports` writes the files of a step result into the report folder; Evidently's report is
+rendered from a seeded sample of at most `sample_rows` rows per side, told to use the methods
+and thresholds resolved on the full data (the default method depends on the row count, so a
+sample would otherwise switch tests); its banner and the summary say so.
+
 The Markdown table (job summary, PR comment, tracking issue) is sorted by drift strength: drifted
 columns first, then by how far the score is past (or short of) its threshold — `score/threshold`
 for distances, `threshold/score` for p-values — so the worst columns lead. Every user-controlled
@@ -9,22 +14,30 @@ string (column names, categories in notes, paths) is escaped.
 from __future__ import annotations
 
 import html
+import json
 import math
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_actions.reports.html import parse_elements, script_json, with_csp
 from mlops_actions.reports.markdown import escape, table
+from mlops_actions.reports.templates import render
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlops_actions.drift_stats import ColumnDrift
-    from mlops_actions.steps.drift_report import DriftReport
+    from mlops_actions.monitoring.drift_stats import ColumnDrift
+    from mlops_actions.steps.drift_report import DriftReport, SideInfo
 
 MAX_TABLE_ROWS = 60
+DEFAULT_SAMPLE_ROWS = 20_000
+HTML_NAME = "drift-report.html"
+EVIDENTLY_JSON_NAME = "drift-report.evidently.json"
+DETAILS_NAME = "drift-report.details.json"
 KIND_NAMES = {"num": "numerical", "cat": "categorical", "text": "text", "other": "other"}
 
 
@@ -91,30 +104,44 @@ def column_table(columns: Sequence[ColumnDrift], *, limit: int = MAX_TABLE_ROWS)
 
 def markdown_summary(report: DriftReport, *, link: str | None = None) -> str:
     """The job-summary section: verdict, sources, prediction drift, the column table."""
+    predictions = ""
+    if report.predictions is not None:
+        predictions = "**Predictions**\n\n" + column_table(report.predictions.columns)
+    return render(
+        "drift_report",
+        head=_head(report),
+        facts="\n".join(_facts(report)),
+        columns=column_table(report.features.columns),
+        predictions=predictions,
+        verdicts=_verdicts_from(report),
+        link=f"Full report: {link}" if link else "",
+    )
+
+
+def _head(report: DriftReport) -> str:
     f = report.features
+    counts = f"{f.number_of_drifted_columns} of {f.number_of_columns} columns drifted"
     share = f"{f.drifted_share:.0%}"
-    if report.drift_detected:
-        parts = []
-        if f.dataset_drift:
-            parts.append(
-                f"{f.number_of_drifted_columns} of {f.number_of_columns} columns drifted "
-                f"({share} ≥ {f.share_threshold:.0%})"
-            )
-        if report.prediction_drift:
-            parts.append("the predictions drifted")
-        head = f"### 🔴 Drift detected: {'; '.join(parts)}"
-    else:
-        head = (
-            f"### ✅ No drift: {f.number_of_drifted_columns} of {f.number_of_columns} columns "
-            f"drifted ({share} < {f.share_threshold:.0%})"
-        )
-    lines = [head, ""]
-    lines.append(f"- **Reference:** {_side_text(report.reference)}")
+    if not report.drift_detected:
+        return f"✅ No drift: {counts} ({share} < {f.share_threshold:.0%})"
+    parts = []
+    if f.dataset_drift:
+        parts.append(f"{counts} ({share} ≥ {f.share_threshold:.0%})")
+    if report.prediction_drift:
+        parts.append("the predictions drifted")
+    return f"🔴 Drift detected: {'; '.join(parts)}"
+
+
+def _facts(report: DriftReport) -> list[str]:
+    """The bullet list under the heading: the sides, prediction drift, schema changes, notes."""
     current = _side_text(report.current)
     if not report.window.is_open:
         current += f", between {escape(report.window.describe())}"
-    lines.append(f"- **Current:** {current}")
-    lines.append(f"- **Prediction drift:** {_prediction_text(report)}")
+    lines = [
+        f"- **Reference:** {_side_text(report.reference)}",
+        f"- **Current:** {current}",
+        f"- **Prediction drift:** {_prediction_text(report)}",
+    ]
     schema = report.schema_problems()
     if schema:
         shown = ", ".join(f"{escape(c.column)} ({escape(c.note)})" for c in schema[:10])
@@ -122,32 +149,22 @@ def markdown_summary(report: DriftReport, *, link: str | None = None) -> str:
         lines.append(f"- **Schema changes:** {shown}{more}")
     if report.excluded:
         lines.append(f"- **Not compared:** {escape(', '.join(report.excluded), max_len=300)}")
-    for note in report.notes:
-        lines.append(f"- **Note:** {escape(note, max_len=300)}")
-    lines.append("")
-    lines.append(column_table(f.columns))
-    if report.predictions is not None:
-        lines += ["", "**Predictions**", "", column_table(report.predictions.columns)]
-    lines.append("")
-    if report.sample_rows is not None:
-        ref_rows, cur_rows = report.sample_rows
-        lines.append(
-            f"Verdicts come from the full data ({report.reference.rows:,} reference and "
-            f"{report.current.rows:,} current rows). The Evidently report was rendered from a "
-            f"sample of {ref_rows:,} + {cur_rows:,} rows (seed {report.seed}) with the same "
-            "tests."
-        )
-    else:
-        lines.append(
-            f"Verdicts come from the full data ({report.reference.rows:,} reference and "
-            f"{report.current.rows:,} current rows); no Evidently report was rendered."
-        )
-    if link:
-        lines.append(f"Full report: {link}")
-    return "\n".join(lines) + "\n"
+    lines += [f"- **Note:** {escape(note, max_len=300)}" for note in report.notes]
+    return lines
 
 
-def _side_text(side: Any) -> str:
+def _verdicts_from(report: DriftReport) -> str:
+    rows = f"{report.reference.rows:,} reference and {report.current.rows:,} current rows"
+    if report.sample_rows is None:
+        return f"Verdicts come from the full data ({rows}); no Evidently report was rendered."
+    ref_rows, cur_rows = report.sample_rows
+    return (
+        f"Verdicts come from the full data ({rows}). The Evidently report was rendered from a "
+        f"sample of {ref_rows:,} + {cur_rows:,} rows (seed {report.seed}) with the same tests."
+    )
+
+
+def _side_text(side: SideInfo) -> str:
     text = f"{escape(side.description, max_len=300)} ({side.rows:,} rows"
     if side.total_rows != side.rows:
         text += f" of {side.total_rows:,}"
@@ -194,6 +211,69 @@ def details_json(report: DriftReport) -> dict[str, Any]:
         "scored_with": report.scored_with,
         "notes": list(report.notes),
     }
+
+
+def write_reports(
+    report: DriftReport, folder: Path, *, with_html: bool, sample_rows: int, seed: int
+) -> DriftReport:
+    """Write the details JSON and, with `with_html`, Evidently's HTML and JSON into `folder`.
+
+    Returns the report with `files` (and the Evidently sample) filled in. Raises InputError when
+    the folder cannot be created.
+    """
+    from mlops_actions.errors import InputError
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"cannot create the report folder {folder}: {exc.strerror};",
+            hint="pass a writable --report-dir.",
+        ) from None
+    report = replace(report, seed=seed)
+    files: dict[str, Path] = {}
+    if with_html and report.frames is not None:
+        reference, current = report.frames
+        ref_sample = _sample(reference, sample_rows, seed)
+        cur_sample = _sample(current, sample_rows, seed)
+        report = replace(report, sample_rows=(len(ref_sample), len(cur_sample)))
+        files["html"], files["evidently-json"] = folder / HTML_NAME, folder / EVIDENTLY_JSON_NAME
+        render_evidently(
+            ref_sample,
+            cur_sample,
+            [c for s in (report.features, report.predictions) if s is not None for c in s.columns],
+            drift_share=report.features.share_threshold,
+            html_path=files["html"],
+            json_path=files["evidently-json"],
+            banner=_banner(report),
+        )
+    files["details"] = folder / DETAILS_NAME
+    files["details"].write_text(
+        json.dumps(details_json(report), indent=2, sort_keys=True, default=str) + "\n",
+        encoding="utf-8",
+    )
+    return replace(report, files=files)
+
+
+def _sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
+    if len(frame) <= rows:
+        return frame
+    return frame.sample(n=rows, random_state=seed).sort_index()
+
+
+def _banner(report: DriftReport) -> str:
+    assert report.sample_rows is not None
+    ref_rows, cur_rows = report.sample_rows
+    verdict = "drift detected" if report.drift_detected else "no drift"
+    return (
+        f"mlops-actions drift-report, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. "
+        f"This Evidently report was rendered from a sample of {ref_rows:,} of "
+        f"{report.reference.rows:,} reference rows and {cur_rows:,} of {report.current.rows:,} "
+        f"current rows (seed {report.seed}), with the tests resolved on the full data. "
+        f"The verdicts (dataset: {verdict}, {report.features.number_of_drifted_columns} of "
+        f"{report.features.number_of_columns} columns drifted) come from the full data; the "
+        "sample's own numbers can differ slightly."
+    )
 
 
 def render_evidently(

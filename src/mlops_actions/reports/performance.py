@@ -1,18 +1,25 @@
-"""performance-report's Markdown: the verdict, label quality, and tables per window and version.
+"""performance-report's reports: the details JSON, and the Markdown (the verdict, label quality,
+and tables per window and version; its prose in `templates/summaries/performance_report.md`).
 
 Every user-controlled string (paths, ids, deployment and version names, labels) is escaped.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mlops_actions.reports.markdown import escape, table
+from mlops_actions.reports.templates import render
 
 if TYPE_CHECKING:
+    from mlops_actions.monitoring.ground_truth import LabelQuality
     from mlops_actions.steps.performance_report import Cell, PerformanceReport, WindowResult
 
 MAX_WINDOWS = 60
+DETAILS_NAME = "performance-report.details.json"
 
 
 def _num(value: float | None) -> str:
@@ -79,16 +86,56 @@ def _first_of_streak(report: PerformanceReport) -> WindowResult:
 def markdown_summary(report: PerformanceReport, *, link: str | None = None) -> str:
     """The job-summary section of performance-report."""
     head = "🔴" if report.degraded else ("✅" if report.judged else "⚪")
-    lines = [f"### {head} Performance: {escape(reason(report), max_len=400)}", ""]
+    other = [m for m in report.overall.metrics if m != report.metric]
+    values = ", ".join(f"{escape(m)} {_num(report.overall.metrics[m])}" for m in other)
+    return render(
+        "performance_report",
+        head=head,
+        reason=escape(reason(report), max_len=400),
+        facts="\n".join(_facts(report)),
+        window=escape(report.window),
+        windows=_window_table(report),
+        versions=_version_table(report),
+        other_metrics=(
+            f"Other metrics over all labelled served predictions: {values}." if other else ""
+        ),
+        link=f"Full report: {link}" if link else "",
+    )
+
+
+def _facts(report: PerformanceReport) -> list[str]:
+    """The bullet list under the heading: predictions, labels, baseline, notes."""
     overall = report.overall
-    lines.append(
+    window = f", between {escape(report.range.describe())}" if not report.range.is_open else ""
+    lines = [
         f"- **Predictions:** {overall.predictions:,} served, {overall.labelled:,} labelled "
         f"(coverage {overall.coverage:.1%}) from {escape(report.predictions_source, max_len=300)}"
-        + (f", between {escape(report.range.describe())}" if not report.range.is_open else "")
+        + window,
+        "- **Labels:** " + "; ".join(_label_facts(report.quality, report.labels_source)),
+    ]
+    baselines = "; ".join(
+        f"version {escape(v)}: {report.metric} {_num(b.get(report.metric))}"
+        for v, b in sorted(report.baselines.items())
+        if report.metric in b
     )
-    q = report.quality
-    parts = [f"{q.labels:,} rows in {escape(report.labels_source, max_len=300)}"]
-    parts.append(f"{q.matched:,} matched")
+    confidence = (
+        f" with {report.confidence:.0%} confidence (bootstrap)"
+        if report.confidence is not None
+        else ""
+    )
+    lines.append(
+        f"- **Baseline** ({escape(report.baseline_source)}): {baselines or 'none'}; degraded "
+        f"when worse by more than {report.max_degradation:g}{confidence}, judged with "
+        f"≥ {report.min_window_labels} labels"
+    )
+    if report.positive_class is not None:
+        lines.append(f"- **Positive class:** {escape(report.positive_class)}")
+    lines += [f"- **Note:** {escape(note, max_len=300)}" for note in report.notes]
+    return lines
+
+
+def _label_facts(q: LabelQuality, source: str) -> list[str]:
+    parts = [f"{q.labels:,} rows in {escape(source, max_len=300)}", f"{q.matched:,} matched"]
     if q.unmatched:
         shown = ", ".join(escape(k, max_len=60) for k in q.unmatched_examples)
         parts.append(f"{q.unmatched:,} match no prediction (e.g. {shown})")
@@ -107,28 +154,11 @@ def markdown_summary(report: PerformanceReport, *, link: str | None = None) -> s
             f"{q.ambiguous_predictions:,} predictions of multi-row requests unlabelled "
             "(the labels have no `row` column)"
         )
-    lines.append("- **Labels:** " + "; ".join(parts))
-    baselines = "; ".join(
-        f"version {escape(v)}: {report.metric} {_num(b.get(report.metric))}"
-        for v, b in sorted(report.baselines.items())
-        if report.metric in b
-    )
-    lines.append(
-        f"- **Baseline** ({escape(report.baseline_source)}): {baselines or 'none'}; degraded "
-        f"when worse by more than {report.max_degradation:g}"
-        + (
-            f" with {report.confidence:.0%} confidence (bootstrap)"
-            if report.confidence is not None
-            else ""
-        )
-        + f", judged with ≥ {report.min_window_labels} labels"
-    )
-    if report.positive_class is not None:
-        lines.append(f"- **Positive class:** {escape(report.positive_class)}")
-    for note in report.notes:
-        lines.append(f"- **Note:** {escape(note, max_len=300)}")
-    lines += ["", f"**Per window ({escape(report.window)}, served traffic)**", ""]
-    windows = report.windows[-MAX_WINDOWS:]
+    return parts
+
+
+def _window_table(report: PerformanceReport) -> str:
+    """The latest `MAX_WINDOWS` windows of served traffic, with a line for the rest."""
     rows = [
         (
             _day(w),
@@ -141,28 +171,17 @@ def markdown_summary(report: PerformanceReport, *, link: str | None = None) -> s
             _change(report, w.served),
             _verdict(w.served, report.min_window_labels),
         )
-        for w in windows
+        for w in report.windows[-MAX_WINDOWS:]
     ]
-    lines.append(
-        table(
-            [
-                "window (UTC)",
-                "predictions",
-                "labelled",
-                "coverage",
-                escape(report.metric),
-                "bound",
-                "baseline",
-                "change",
-                "verdict",
-            ],
-            rows,
-        )
-    )
+    headers = ["window (UTC)", "predictions", "labelled", "coverage", escape(report.metric)]
+    text = table([*headers, "bound", "baseline", "change", "verdict"], rows)
     if len(report.windows) > MAX_WINDOWS:
-        lines.append(f"… {len(report.windows) - MAX_WINDOWS} earlier windows in the JSON report.")
-    lines += ["", "**Per deployment and model version**", ""]
-    version_rows = [
+        text += f"\n… {len(report.windows) - MAX_WINDOWS} earlier windows in the JSON report."
+    return text
+
+
+def _version_table(report: PerformanceReport) -> str:
+    rows = [
         (
             v.deployment + (" (shadow)" if v.shadow else ""),
             v.model_version,
@@ -175,25 +194,82 @@ def markdown_summary(report: PerformanceReport, *, link: str | None = None) -> s
         )
         for v in report.versions
     ]
-    lines.append(
-        table(
-            [
-                "deployment",
-                "version",
-                "predictions",
-                "labelled",
-                escape(report.metric),
-                "baseline",
-                "change",
-                "verdict",
-            ],
-            version_rows,
+    headers = ["deployment", "version", "predictions", "labelled", escape(report.metric)]
+    return table([*headers, "baseline", "change", "verdict"], rows)
+
+
+def details_json(report: PerformanceReport) -> dict[str, Any]:
+    """The machine-readable report: every window and version, label quality, baselines."""
+
+    def cell(c: Cell) -> dict[str, Any]:
+        return {
+            "predictions": c.predictions,
+            "labelled": c.labelled,
+            "coverage": c.coverage,
+            "metrics": c.metrics,
+            "baseline": c.baseline,
+            "degraded": c.degraded,
+            "bound": c.bound,
+        }
+
+    return {
+        "degraded": report.degraded,
+        "metric": report.metric,
+        "greater_is_better": report.greater_is_better,
+        "max_degradation": report.max_degradation,
+        "min_window_labels": report.min_window_labels,
+        "confidence": report.confidence,
+        "window": report.window,
+        "overall": cell(report.overall),
+        "windows": [
+            {
+                "start": w.start.isoformat(),
+                "end": w.end.isoformat(),
+                "served": cell(w.served),
+                "versions": [
+                    {"deployment": d, "model_version": v, "shadow": s, **cell(c)}
+                    for d, v, s, c in w.versions
+                ],
+            }
+            for w in report.windows
+        ],
+        "versions": [
+            {
+                "deployment": v.deployment,
+                "model_version": v.model_version,
+                "shadow": v.shadow,
+                **cell(v.cell),
+            }
+            for v in report.versions
+        ],
+        "labels": vars(report.quality),
+        "baselines": report.baselines,
+        "baseline_source": report.baseline_source,
+        "positive_class": report.positive_class,
+        "predictions_source": report.predictions_source,
+        "labels_source": report.labels_source,
+        "left_out_sources": dict(report.left_out),
+        "notes": list(report.notes),
+    }
+
+
+def write_details(report: PerformanceReport, folder: Path) -> PerformanceReport:
+    """Write the details JSON into `folder`; the report with `files` set.
+
+    Raises InputError when the folder cannot be written.
+    """
+    from mlops_actions.errors import InputError
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / DETAILS_NAME
+        path.write_text(
+            json.dumps(details_json(report), indent=2, sort_keys=True, default=str) + "\n",
+            encoding="utf-8",
         )
-    )
-    other = [m for m in report.overall.metrics if m != report.metric]
-    if other:
-        values = ", ".join(f"{escape(m)} {_num(report.overall.metrics[m])}" for m in other)
-        lines.append(f"\nOther metrics over all labelled served predictions: {values}.")
-    if link:
-        lines.append(f"\nFull report: {link}")
-    return "\n".join(lines) + "\n"
+    except OSError as exc:
+        raise InputError(
+            f"cannot write the report into {folder}: {exc.strerror};",
+            hint="pass a writable --report-dir.",
+        ) from None
+    return replace(report, files={"details": path})

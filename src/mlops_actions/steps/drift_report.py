@@ -1,12 +1,12 @@
 """Monitoring, drift-report: data drift per column and prediction drift, reference vs current.
 
-The verdicts come from `drift_stats.detect_drift` on the full data (Evidently 0.7.23's methods
-and verdicts, vectorised). Evidently renders its HTML and JSON report from a seeded sample of at
-most `sample_rows` rows per side, told to use the methods and thresholds resolved on the full data
-(the default method depends on the row count, so a sample would otherwise switch tests); the
-report says so. The dataset verdict is the share of drifted feature columns against
-`drift_share`; prediction drift (the model's `prediction` and `prediction_score` columns) is
-reported apart, and either one makes `drift_detected` true.
+The verdicts come from `monitoring.drift_stats.detect_drift` on the full data (Evidently
+0.7.23's methods and verdicts, vectorised); the result keeps the compared rows so that
+Evidently's report can be rendered from a sample of them with the same tests. The dataset
+verdict is the share of drifted feature columns against `drift_share`; prediction drift (the
+model's `prediction` and `prediction_score` columns) is reported apart, and either one makes
+`drift_detected` true. The step writes no files: the command renders the reports from the
+result (`reports.drift.write_reports`).
 
 The reference usually has no predictions (training data): with `model_uri` (or "auto", the one
 model version that served the current predictions, read from the registry) the reference is
@@ -21,67 +21,57 @@ or columns; BackendError when a remote store or the registry fails.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_actions.errors import BackendError, InputError, MlopsError
-from mlops_actions.monitoring_sources import (
+from mlops_actions.monitoring.loading import load_source
+from mlops_actions.monitoring.sources import (
     PREDICTION_COLUMN,
     SCORE_COLUMN,
     DataSource,
     LoadedData,
     TimeWindow,
-    load_source,
 )
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlops_actions.drift_stats import ColumnDrift, DriftSummary
+    from mlops_actions.monitoring.drift_stats import ColumnDrift, DriftSummary
 
-DEFAULT_SAMPLE_ROWS = 20_000
 DEFAULT_CAT_MAX_UNIQUE = 1000
 AUTO = "auto"
-HTML_NAME = "drift-report.html"
-EVIDENTLY_JSON_NAME = "drift-report.evidently.json"
-DETAILS_NAME = "drift-report.details.json"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DriftOptions:
     """Methods and thresholds, with Evidently's names; None means Evidently's default."""
 
     columns: tuple[str, ...] | None = None
     exclude: tuple[str, ...] = ()
     method: str | None = None
-    num_method: str | None = None
-    cat_method: str | None = None
+    num_method: str | None
+    cat_method: str | None
     per_column_method: Mapping[str, str] = field(default_factory=dict)
     threshold: float | None = None
-    num_threshold: float | None = None
-    cat_threshold: float | None = None
+    num_threshold: float | None
+    cat_threshold: float | None
     per_column_threshold: Mapping[str, float] = field(default_factory=dict)
-    drift_share: float = 0.5
+    drift_share: float
     cat_max_unique: int | None = DEFAULT_CAT_MAX_UNIQUE
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DriftReportSettings:
     """Everything drift-report needs, resolved from flags and mlops.yaml."""
 
     reference: DataSource
     current: DataSource
-    report_dir: Path
-    options: DriftOptions = field(default_factory=DriftOptions)
+    options: DriftOptions
     window: TimeWindow = field(default_factory=TimeWindow)
     time_column: str | None = None
-    sample_rows: int = DEFAULT_SAMPLE_ROWS
-    seed: int = 0
-    html: bool = True
     model_uri: str | None = AUTO
     """Model that scores the reference for prediction drift: a URI, "auto", or None (never)."""
     tracking_uri: str | None = None
@@ -89,7 +79,7 @@ class DriftReportSettings:
     workers: int = 2
     include_sources: frozenset[str] = frozenset()
     """Traffic source labels (smoke, probe) read from prediction sources besides users'
-    requests (`all`: every label); see `monitoring_sources`."""
+    requests (`all`: every label); see `monitoring.sources`."""
 
 
 @dataclass(frozen=True)
@@ -104,7 +94,7 @@ class SideInfo:
 
 @dataclass(frozen=True)
 class DriftReport:
-    """The verdicts (from the full data) and where the reports were written."""
+    """The verdicts (from the full data) and, once written, where the reports are."""
 
     features: DriftSummary
     predictions: DriftSummary | None
@@ -112,12 +102,18 @@ class DriftReport:
     reference: SideInfo
     current: SideInfo
     window: TimeWindow
-    sample_rows: tuple[int, int] | None
-    seed: int
-    files: dict[str, Path]
+    sample_rows: tuple[int, int] | None = None
+    """Rows per side Evidently's report was rendered from (None: no Evidently report)."""
+    seed: int = 0
+    files: dict[str, Path] = field(default_factory=dict)
     excluded: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     scored_with: str | None = None
+    frames: tuple[pd.DataFrame, pd.DataFrame] | None = field(
+        default=None, repr=False, compare=False
+    )
+    """(reference, current) rows as compared, the reference scored when it was: what
+    Evidently's report is rendered from."""
 
     @property
     def prediction_drift(self) -> bool:
@@ -144,7 +140,7 @@ class DriftReport:
 
 def drift_report(settings: DriftReportSettings) -> DriftReport:
     """Compare current data with the reference and write the reports; see the module docstring."""
-    from mlops_actions.drift_stats import detect_drift
+    from mlops_actions.monitoring.drift_stats import detect_drift
 
     reference = load_source(settings.reference, include_sources=settings.include_sources)
     current = load_source(
@@ -171,30 +167,9 @@ def drift_report(settings: DriftReportSettings) -> DriftReport:
         reference.frame, current.frame, columns=features, workers=settings.workers, **common
     )
 
-    ref_frame = reference.frame
-    scored_with: str | None = None
-    prediction_summary: DriftSummary | None = None
-    prediction_note: str | None = None
-    if prediction_columns:
-        missing = [c for c in prediction_columns if c not in ref_frame.columns]
-        if missing:
-            uri, why = _scoring_model(settings, current)
-            if uri is None:
-                prediction_note = why
-            else:
-                try:
-                    ref_frame = _score_reference(ref_frame, features, uri, settings)
-                    scored_with = uri
-                except MlopsError as exc:
-                    prediction_note = f"the reference could not be scored with {uri}: {exc}"
-        usable = [c for c in prediction_columns if c in ref_frame.columns]
-        if usable:
-            prediction_summary = detect_drift(
-                ref_frame, current.frame, columns=usable, workers=settings.workers, **common
-            )
-    else:
-        prediction_note = "the current data has no model predictions (a `prediction` column)"
-
+    ref_frame, prediction_summary, prediction_note, scored_with = _prediction_drift(
+        settings, reference.frame, current, prediction_columns, features
+    )
     report = DriftReport(
         features=feature_summary,
         predictions=prediction_summary,
@@ -202,14 +177,58 @@ def drift_report(settings: DriftReportSettings) -> DriftReport:
         reference=_side(reference),
         current=_side(current),
         window=current.window,
-        sample_rows=None,
-        seed=settings.seed,
-        files={},
         excluded=tuple(sorted(c for c in excluded if c in _all_columns(reference, current))),
         notes=tuple(notes),
         scored_with=scored_with,
+        frames=(ref_frame, current.frame),
     )
-    return _write_reports(report, settings, ref_frame, current.frame)
+    return report
+
+
+def _prediction_drift(
+    settings: DriftReportSettings,
+    ref_frame: pd.DataFrame,
+    current: LoadedData,
+    prediction_columns: list[str],
+    features: list[str],
+) -> tuple[pd.DataFrame, DriftSummary | None, str | None, str | None]:
+    """(reference, prediction drift, why not computed, model that scored the reference).
+
+    A reference without the model's outputs is scored with the model (see `_scoring_model`);
+    when that fails, prediction drift is left out with a note rather than failing the step.
+    """
+    from mlops_actions.monitoring.drift_stats import detect_drift
+
+    if not prediction_columns:
+        return (
+            ref_frame,
+            None,
+            "the current data has no model predictions (a `prediction` column)",
+            None,
+        )
+    scored_with: str | None = None
+    note: str | None = None
+    if any(c not in ref_frame.columns for c in prediction_columns):
+        uri, why = _scoring_model(settings, current)
+        if uri is None:
+            note = why
+        else:
+            try:
+                ref_frame = _score_reference(ref_frame, features, uri, settings)
+                scored_with = uri
+            except MlopsError as exc:
+                note = f"the reference could not be scored with {uri}: {exc}"
+    usable = [c for c in prediction_columns if c in ref_frame.columns]
+    if not usable:
+        return ref_frame, None, note, scored_with
+    summary = detect_drift(
+        ref_frame,
+        current.frame,
+        columns=usable,
+        workers=settings.workers,
+        **_drift_kwargs(settings.options),
+    )
+    return ref_frame, summary, note, scored_with
 
 
 def _drift_kwargs(opts: DriftOptions) -> dict[str, Any]:
@@ -333,78 +352,3 @@ def _scores(model: Any, inputs: pd.DataFrame) -> Any:
         return scorer(inputs)
     except Exception:  # noqa: BLE001 - scores are optional, as when serving
         return None
-
-
-# ---------------------------------------------------------------- reports
-
-
-def _write_reports(
-    report: DriftReport,
-    settings: DriftReportSettings,
-    reference: pd.DataFrame,
-    current: pd.DataFrame,
-) -> DriftReport:
-    from dataclasses import replace
-
-    from mlops_actions.reports.drift import details_json, render_evidently
-
-    folder = settings.report_dir
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(
-            f"cannot create the report folder {folder}: {exc.strerror};",
-            hint="pass a writable --report-dir.",
-        ) from None
-    files: dict[str, Path] = {}
-    sample: tuple[int, int] | None = None
-    if settings.html:
-        columns = [
-            c
-            for summary in (report.features, report.predictions)
-            if summary is not None
-            for c in summary.columns
-        ]
-        ref_sample = _sample(reference, settings.sample_rows, settings.seed)
-        cur_sample = _sample(current, settings.sample_rows, settings.seed)
-        sample = (len(ref_sample), len(cur_sample))
-        report = replace(report, sample_rows=sample)
-        html, evidently_json = folder / HTML_NAME, folder / EVIDENTLY_JSON_NAME
-        render_evidently(
-            ref_sample,
-            cur_sample,
-            columns,
-            drift_share=settings.options.drift_share,
-            html_path=html,
-            json_path=evidently_json,
-            banner=_banner(report),
-        )
-        files["html"], files["evidently-json"] = html, evidently_json
-    details = folder / DETAILS_NAME
-    details.write_text(
-        json.dumps(details_json(report), indent=2, sort_keys=True, default=str) + "\n",
-        encoding="utf-8",
-    )
-    files["details"] = details
-    return replace(report, files=files)
-
-
-def _sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
-    if len(frame) <= rows:
-        return frame
-    return frame.sample(n=rows, random_state=seed).sort_index()
-
-
-def _banner(report: DriftReport) -> str:
-    assert report.sample_rows is not None
-    ref_rows, cur_rows = report.sample_rows
-    verdict = "drift detected" if report.drift_detected else "no drift"
-    return (
-        f"mlops-actions drift-report, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. "
-        f"This Evidently report was rendered from a sample of {ref_rows:,} of "
-        f"{report.reference.rows:,} reference rows and {cur_rows:,} of {report.current.rows:,} "
-        f"current rows (seed {report.seed}), with the tests resolved on the full data. "
-        f"The verdicts (dataset: {verdict}, {report.features.number_of_drifted_columns} of "
-        f"{report.features.number_of_columns} columns drifted) come from the full data; the "
-        "sample's own numbers can differ slightly."
-    )
