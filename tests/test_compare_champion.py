@@ -12,16 +12,16 @@ from typing import Any
 import pandas as pd  # a module global: MLflow resolves the type hints of LabelsOnly.predict
 import pytest
 
-from tests.conftest import GithubJob
-from tests.fakes.github_api import FakeGitHub
-from tests.github_files import parse_commands
-from tests.test_compare_support import (
+from tests.compare_support import (
     Trained,
     clear_verdict,
     trained_models,
     unique_name,
     write_config,
 )
+from tests.conftest import GithubJob
+from tests.fakes.github_api import FakeGitHub
+from tests.github_files import parse_commands
 
 Run = Callable[..., Any]
 REPO = "octo-org/credit"
@@ -192,7 +192,11 @@ def _holdout_without(models: Trained, folder: Path, column: str) -> Path:
         ("unknown-run", "candidate run 0123456789abcdef0123456789abcdef does not exist"),
         ("unknown-model", "candidate models:/m-0000 does not exist"),
         ("unknown-path", "does not exist (no MLmodel file there)"),
-        ("regression-metric", "'rmse' is a regression metric, not defined for classification"),
+        # The flag is judged like the key in mlops.yaml: the message names both.
+        (
+            "regression-metric",
+            "--primary-metric evaluate.primary_metric: 'rmse' is not a classification metric",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_actionable_line(
@@ -218,6 +222,27 @@ def test_bad_input_exits_2_with_one_actionable_line(
     assert result.code == 2, result.err
     assert message in result.err
     assert "Traceback" not in result.err and len(result.err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "key"),
+    [
+        ("--confidence", "1.5", "evaluate.confidence"),
+        ("--confidence", "0", "evaluate.confidence"),
+        ("--min-improvement", "-0.1", "evaluate.min_improvement"),
+        ("--bootstrap-resamples", "10", "evaluate.bootstrap_resamples"),
+    ],
+)
+def test_a_flag_out_of_its_key_range_exits_2_naming_flag_and_key(
+    mlops: Run, models: Trained, tmp_path: Path, flag: str, value: str, key: str
+) -> None:
+    config = write_config(tmp_path, models, unique_name("range"))
+    result = mlops(
+        "compare-champion", "--config", str(config), "--candidate", models.good_uri, flag, value
+    )
+    assert result.code == 2, result.err
+    assert flag in result.err and key in result.err
+    assert "Traceback" not in result.err
 
 
 def test_a_champion_that_fails_to_load_exits_3_and_blocks_registration(
@@ -379,7 +404,9 @@ def test_regression_models_are_scored_with_regression_metrics(
         "roc_auc",
     )
     assert wrong.code == 2
-    assert "'roc_auc' is a classification metric, not defined for regression" in wrong.err
+    assert "--primary-metric evaluate.primary_metric: 'roc_auc' is not a regression metric" in (
+        wrong.err
+    )
 
 
 class _LabelsOnly:

@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from mlops_actions.comparison.decision import decide
 from mlops_actions.config import EvaluateSettings
 from mlops_actions.errors import InputError
 from mlops_actions.metrics import Scored, builtin_metrics, classification_scored
-from mlops_actions.steps.compare_champion import decide
 
 METRICS = builtin_metrics("classification")
 

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import re
 
+from mlops_actions.comparison.candidates import ModelRef
+from mlops_actions.comparison.decision import MetricRow, SliceRow
 from mlops_actions.metrics import BootstrapInterval
 from mlops_actions.reports.comparison import chart_block, link, render_comparison
-from mlops_actions.steps.compare_champion import (
-    ChampionComparison,
-    HoldoutInfo,
-    MetricRow,
-    ModelRef,
-    SliceRow,
-)
+from mlops_actions.steps.compare_champion import ChampionComparison, HoldoutInfo
 
 HOSTILE = "<img src=x onerror=alert(1)> @org/team #12 | [x](javascript:alert(1)) `code`"
 
@@ -46,7 +42,6 @@ def _comparison(
         reason=f"challenger beats champion v3: {hostile}",
         task="classification",
         primary_metric="roc_auc",
-        first_model=not champion,
         model_name=hostile,
         challenger=ModelRef(
             "models:/m-abc",

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import GithubJob
-from tests.test_compare_support import (
+from tests.compare_support import (
     LINEAGE,
     Trained,
     clear_verdict,
@@ -18,6 +17,7 @@ from tests.test_compare_support import (
     unique_name,
     write_config,
 )
+from tests.conftest import GithubJob
 
 Run = Callable[..., Any]
 
@@ -180,3 +180,30 @@ def test_register_bad_input_exits_2(
     config = write_config(tmp_path, models, unique_name("input"))
     result = mlops("register", "--config", str(config), *argv)
     assert result.code == 2 and message in result.err
+
+
+def test_the_summary_says_what_happened_and_escapes_user_text() -> None:
+    from mlops_actions.reports.register import render_register
+    from mlops_actions.steps.register import RegisterResult
+
+    refused = RegisterResult(
+        "refused", "m@team", None, None, "2", "models:/m-1", "r" * 32, refusal="said no: <b>"
+    )
+    assert render_register(refused) == (
+        "### ❌ register · m&#64;\u200bteam: refused\n\nsaid no&#58; &lt;b&gt;\n\n"
+        'Nothing was registered. To register anyway: `--force --force-reason "why"` '
+        "(recorded on the version).\n"
+    )
+    forced = RegisterResult(
+        "registered", "m", "3", None, "2", "models:/m-1", "r" * 32, True, True, True, None, "no"
+    )
+    text = render_register(forced)
+    assert text.startswith("### ⚠️ register · m: registered\n\n|  | value |\n|---|---|\n")
+    assert "| version | 3 (new version) |" in text and "| forced over | no |" in text
+    promoted = RegisterResult("promoted", "m", "3", "2", "3", changed=False)
+    assert "| changed | no, already champion |" in render_register(promoted)
+    back = RegisterResult("rolled back", "m", "2", "3", "2")
+    assert render_register(back) == (
+        "### ↩️ register · m: rolled back\n\n|  | value |\n|---|---|\n"
+        "| champion | 2 |\n| rolled back from | 3 |\n"
+    )

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from mlops_actions.errors import BackendError, InputError
+from tests.compare_support import Trained, trained_models, unique_name, write_config
 from tests.conftest import python_env
-from tests.test_compare_support import Trained, trained_models, unique_name, write_config
 
 Run = Callable[..., Any]
 

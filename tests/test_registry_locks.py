@@ -25,8 +25,8 @@ from mlops_actions.registry import (
     LOCK_SUFFIX,
     ModelRegistry,
 )
+from tests.compare_support import Trained, trained_models, unique_name, write_config
 from tests.conftest import python_env
-from tests.test_compare_support import Trained, trained_models, unique_name, write_config
 
 MLOPS = str(Path(sys.executable).with_name("mlops"))
 HOLD = """

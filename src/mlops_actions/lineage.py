@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from mlops_actions.backends.compute import ParamValue
-from mlops_actions.errors import BackendError, InputError
+from mlops_actions.errors import InputError
+from mlops_actions.mlflow_errors import mlflow_failure
 from mlops_actions.redact import mask_uri, redact_text, redact_uri
 
 KEY_PACKAGES = (
@@ -56,6 +57,15 @@ TAG_PARAMS = "mlops.params"
 TAG_BACKEND = "mlops.backend"
 TAG_COMMAND = "mlops.command"
 TAG_REPRODUCES = "mlops.reproduces"
+
+LINEAGE_TAGS = (
+    (TAG_COMMIT, "commit"),
+    (TAG_BRANCH, "branch"),
+    (TAG_DATA_VERSION, "training data"),
+    (TAG_WORKFLOW, "workflow run"),
+    (TAG_LOCK_HASH, "lock"),
+)
+"""The tags a report shows to say where a model came from, with their labels, in that order."""
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -269,13 +279,6 @@ def recorded_params(tags: Mapping[str, str], params: Mapping[str, str]) -> dict[
     return dict(params)
 
 
-def _mlflow_error(exc: Exception, what: str) -> BackendError:
-    return BackendError(
-        f"MLflow could not {what}: {redact_text(_first_line(exc))};",
-        hint="check the tracking URI (tracking_uri in mlops.yaml or $MLFLOW_TRACKING_URI).",
-    )
-
-
 def _first_line(exc: Exception) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
@@ -315,7 +318,7 @@ def resolve_reference(client: Any, ref: str, *, default_model: str | None) -> tu
                 f"{ref!r} was not found in the tracking store ({redact_text(_first_line(exc))});",
                 hint="pass a run id, NAME/VERSION, NAME@ALIAS or a models:/ URI that exists.",
             ) from None
-        raise _mlflow_error(exc, f"look up {ref!r}") from None
+        raise mlflow_failure(exc, f"look up {ref!r}") from None
     if mv.run_id:
         return str(mv.run_id), via
     source = str(mv.source or "")
@@ -369,7 +372,7 @@ def lineage_of(tracking_uri: str, ref: str, *, default_model: str | None = None)
         )
         versions = _versions_of(client, run_id)
     except MlflowException as exc:
-        raise _mlflow_error(exc, f"read run {run_id}") from None
+        raise mlflow_failure(exc, f"read run {run_id}") from None
     from datetime import UTC, datetime
 
     started = (

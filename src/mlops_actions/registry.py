@@ -37,6 +37,7 @@ from mlops_actions.redact import mask_uri, redact_text, redact_uri
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+    from mlflow.entities import LoggedModel, Run
     from mlflow.entities.model_registry import ModelVersion
 
     from mlops_actions.config import Settings
@@ -59,6 +60,8 @@ ALIAS_MODE_ENV = "MLOPS_REGISTRY_ALIASES"
 _UNSUPPORTED = {"ENDPOINT_NOT_FOUND", "NOT_IMPLEMENTED", "FEATURE_DISABLED"}
 _MISSING = {"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"}
 _EXISTS = {"RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"}
+_NO_SUCH_ENTITY = {"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "INVALID_PARAMETER_VALUE"}
+"""Codes a tracking server answers for a run or logged model that does not exist."""
 _TAG_VALUE_LIMIT = 5000
 
 
@@ -400,6 +403,83 @@ class ModelRegistry:
                 self.client.set_model_version_tag(name, version, key, tag_value(value))
         except Exception as exc:  # noqa: BLE001
             raise self._backend(f"tag version {version} of {name!r}", exc) from None
+
+    # ------------------------------------------------------------------ runs and logged models
+
+    def get_run(self, run_id: str) -> Run | None:
+        """The tracking run `run_id`, or None when it does not exist.
+
+        Blocking, read-only; BackendError when the tracking server fails.
+        """
+        try:
+            return self.client.get_run(run_id)
+        except Exception as exc:  # noqa: BLE001
+            if error_code(exc) in _NO_SUCH_ENTITY:
+                return None
+            raise self._backend(f"read run {run_id}", exc) from None
+
+    def run_metrics(self, run_id: str) -> dict[str, float]:
+        """The latest value of each metric logged on run `run_id`; {} when there is no such run.
+
+        Blocking, read-only; BackendError when the tracking server fails.
+        """
+        run = self.get_run(run_id)
+        return {} if run is None else dict(run.data.metrics)
+
+    def set_run_tags(
+        self, run_id: str, tags: Mapping[str, object], *, action: str | None = None
+    ) -> None:
+        """Set `tags` on run `run_id` (values cut to what MLflow accepts), one write per tag.
+
+        Idempotent: a tag set again is overwritten. Blocking; BackendError when the tracking
+        server fails, saying it failed to `action` (default "tag run RUN_ID"); tags written
+        before the failure stay.
+        """
+        try:
+            for key, value in tags.items():
+                self.client.set_tag(run_id, key, tag_value(value))
+        except Exception as exc:  # noqa: BLE001
+            raise self._backend(action or f"tag run {run_id}", exc) from None
+
+    def get_logged_model(self, model_id: str) -> LoggedModel | None:
+        """The logged model `m-…`, or None when it does not exist.
+
+        Blocking, read-only; BackendError when the tracking server fails.
+        """
+        try:
+            return self.client.get_logged_model(model_id)
+        except Exception as exc:  # noqa: BLE001
+            if error_code(exc) in _NO_SUCH_ENTITY:
+                return None
+            raise self._backend(f"read logged model {model_id}", exc) from None
+
+    def logged_models_of_run(self, run_id: str, experiment_id: str) -> list[LoggedModel]:
+        """The logged models that run `run_id` produced; [] when the server cannot list them.
+
+        Servers without the LoggedModel API (older MLflow, some hosted ones) keep models as run
+        artifacts only, so any failure here means "look at the artifacts", never an error.
+        Blocking, read-only.
+        """
+        try:
+            return list(
+                self.client.search_logged_models(
+                    experiment_ids=[experiment_id],
+                    filter_string=f"source_run_id = '{_quote(run_id)}'",
+                )
+            )
+        except Exception:  # noqa: BLE001 - servers without LoggedModels: use the run's artifacts
+            return []
+
+    def has_model_artifact(self, run_id: str, artifact_path: str) -> bool:
+        """Whether run `run_id` holds an MLflow model (an `MLmodel` file) at `artifact_path`.
+
+        False when the artifacts cannot be listed. Blocking, read-only.
+        """
+        try:
+            files = self.client.list_artifacts(run_id, artifact_path)
+        except Exception:  # noqa: BLE001 - unreadable artifacts: no model to load either
+            return False
+        return any(f.path.endswith("MLmodel") for f in files)
 
     # ------------------------------------------------------------------ champion moves
 

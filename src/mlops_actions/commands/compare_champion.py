@@ -13,9 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlops_actions.commands.base import Command, Context
+from mlops_actions.commands.options import setting_flag
 from mlops_actions.results import Annotation, StepResult
 
 if TYPE_CHECKING:
+    from github.Repository import Repository
+
     from mlops_actions.github.pr_comment import GitHubEnv
     from mlops_actions.steps.compare_champion import ChampionComparison
 
@@ -33,24 +36,25 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help="The challenger: an MLflow run id, runs:/RUN_ID/model, models:/m-…, "
         "models:/NAME/VERSION or models:/NAME@ALIAS.",
     )
-    parser.add_argument("--holdout", type=Path, metavar="PATH", help="Default: data.holdout.")
-    parser.add_argument(
-        "--primary-metric", metavar="NAME", help="Default: evaluate.primary_metric."
+    setting_flag(parser, "--holdout", "data.holdout", type=Path, metavar="PATH")
+    setting_flag(
+        parser,
+        "--primary-metric",
+        "evaluate.primary_metric",
+        clears=("evaluate.greater_is_better",),
+        metavar="NAME",
     )
-    parser.add_argument(
-        "--min-improvement", type=float, metavar="X", help="Default: evaluate.min_improvement."
-    )
-    parser.add_argument(
+    setting_flag(parser, "--min-improvement", "evaluate.min_improvement", type=float, metavar="X")
+    setting_flag(
+        parser,
         "--confidence",
+        "evaluate.confidence",
+        help="Require the paired-bootstrap interval at P (e.g. 0.95) to lie above 0.",
         type=float,
         metavar="P",
-        help="Require the paired-bootstrap interval at P (e.g. 0.95) to lie above 0.",
     )
-    parser.add_argument(
-        "--bootstrap-resamples",
-        type=int,
-        metavar="N",
-        help="Default: evaluate.bootstrap_resamples.",
+    setting_flag(
+        parser, "--bootstrap-resamples", "evaluate.bootstrap_resamples", type=int, metavar="N"
     )
     parser.add_argument(
         "--seed", type=int, default=0, help="Seed of the bootstrap resamples (default 0)."
@@ -96,15 +100,7 @@ def _run(ctx: Context) -> StepResult:
 
     args = ctx.args
     settings = ctx.settings()
-    options = CompareOptions(
-        holdout=args.holdout.resolve() if args.holdout else None,
-        primary_metric=args.primary_metric,
-        min_improvement=args.min_improvement,
-        confidence=args.confidence,
-        bootstrap_resamples=args.bootstrap_resamples,
-        seed=args.seed,
-    )
-    comparison = compare_champion(settings, args.candidate, options)
+    comparison = compare_champion(settings, args.candidate, CompareOptions(seed=args.seed))
     env = github_env()
     report = render_comparison(comparison, artifact=args.artifact_name, repo_url=env.repo_url)
     folder = ctx.report_dir or default_report_dir(settings)
@@ -153,16 +149,7 @@ def _publish(
     annotations: list[Annotation],
 ) -> dict[str, object]:
     """The sticky PR comment and the commit status; returns extra outputs."""
-    from mlops_actions.github.pr_comment import (
-        BOT_LOGIN,
-        MAX_COMMENT_CHARS,
-        comment_authors,
-        github_client,
-        repository,
-        set_commit_status,
-        upsert_sticky_comment,
-    )
-    from mlops_actions.reports.comparison import MARKER, render_comparison
+    from mlops_actions.github.pr_comment import github_client, repository, set_commit_status
 
     want_comment = args.pr_comment is not False and env.pr_number is not None
     want_status = args.commit_status is not False and env.sha is not None
@@ -188,17 +175,7 @@ def _publish(
     try:
         repo = repository(client, env.repository)
         if want_comment:
-            assert env.pr_number is not None
-            body = render_comparison(
-                comparison,
-                max_chars=MAX_COMMENT_CHARS - len(MARKER) - 1,
-                artifact=args.artifact_name,
-                repo_url=env.repo_url,
-            )
-            authors = comment_authors() | ({args.comment_author} if args.comment_author else set())
-            authors.add(BOT_LOGIN)
-            sticky = upsert_sticky_comment(repo, env.pr_number, MARKER, body, authors=authors)
-            extra["comment-url"] = sticky.url
+            extra["comment-url"] = _post_comment(comparison, args, env, repo)
         if want_status:
             assert env.sha is not None
             set_commit_status(
@@ -212,6 +189,30 @@ def _publish(
     finally:
         client.close()
     return extra
+
+
+def _post_comment(
+    comparison: ChampionComparison, args: argparse.Namespace, env: GitHubEnv, repo: Repository
+) -> str:
+    """Create or update our sticky comment on the pull request; returns its URL."""
+    from mlops_actions.github.pr_comment import (
+        BOT_LOGIN,
+        MAX_COMMENT_CHARS,
+        comment_authors,
+        upsert_sticky_comment,
+    )
+    from mlops_actions.reports.comparison import MARKER, render_comparison
+
+    assert env.pr_number is not None
+    body = render_comparison(
+        comparison,
+        max_chars=MAX_COMMENT_CHARS - len(MARKER) - 1,
+        artifact=args.artifact_name,
+        repo_url=env.repo_url,
+    )
+    authors = comment_authors() | ({args.comment_author} if args.comment_author else set())
+    authors.add(BOT_LOGIN)
+    return upsert_sticky_comment(repo, env.pr_number, MARKER, body, authors=authors).url
 
 
 COMMAND = Command(

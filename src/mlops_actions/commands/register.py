@@ -8,10 +8,14 @@ VERSION` moves `champion` to VERSION and records the previous champion; `--rollb
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from mlops_actions.commands.base import Command, Context
 from mlops_actions.errors import InputError
 from mlops_actions.results import StepResult
+
+if TYPE_CHECKING:
+    from mlops_actions.steps.register import RegisterResult
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,12 +70,9 @@ def _run(ctx: Context) -> StepResult:
     return _result(result)
 
 
-def _result(result: object) -> StepResult:
-    from mlops_actions.reports.markdown import escape, table
-    from mlops_actions.steps.register import RegisterResult
+def _result(result: RegisterResult) -> StepResult:
+    from mlops_actions.reports.register import render_register
 
-    assert isinstance(result, RegisterResult)
-    name = escape(result.model_name)
     outputs: dict[str, object] = {
         "model-version": result.version or "",
         "previous-champion": result.previous_champion or "",
@@ -80,52 +81,34 @@ def _result(result: object) -> StepResult:
         "action": result.action,
         "forced": result.forced,
     }
+    return StepResult(
+        "register",
+        outputs,
+        passed=result.action != "refused",
+        message=_message(result),
+        summary=render_register(result),
+    )
+
+
+def _message(result: RegisterResult) -> str:
+    """One line saying what `register` did (or why it refused)."""
+    from mlops_actions.reports.register import registered_state
+
     if result.action == "refused":
-        message = f"register refused {result.candidate}: {result.refusal}"
-        summary = (
-            f"### ❌ register · {name}: refused\n\n{escape(result.refusal, max_len=1500)}\n\n"
-            'Nothing was registered. To register anyway: `--force --force-reason "why"` '
-            "(recorded on the version).\n"
-        )
-        return StepResult("register", outputs, passed=False, message=message, summary=summary)
-    rows: list[tuple[str, str]] = []
+        return f"register refused {result.candidate}: {result.refusal}"
     if result.action == "registered":
-        state = "new version" if result.created else "already registered, unchanged"
-        rows = [
-            ("version", f"{result.version} ({state})"),
-            ("alias", "challenger"),
-            ("candidate", result.candidate or ""),
-            ("run", result.run_id or ""),
-            ("champion now", result.champion or "none"),
-        ]
-        if result.forced:
-            rows.append(("forced over", result.refusal or ""))
-        message = f"{result.model_name} v{result.version}: {state}, alias challenger" + (
-            " (forced)" if result.forced else ""
+        return (
+            f"{result.model_name} v{result.version}: {registered_state(result)}, alias challenger"
+            + (" (forced)" if result.forced else "")
         )
-        icon = "⚠️" if result.forced else "✅"
-    elif result.action == "promoted":
-        rows = [
-            ("champion", result.version or ""),
-            ("previous champion", result.previous_champion or "none"),
-            ("changed", "yes" if result.changed else "no, already champion"),
-        ]
-        message = f"{result.model_name}: champion is v{result.version}" + (
+    if result.action == "promoted":
+        return f"{result.model_name}: champion is v{result.version}" + (
             f" (was v{result.previous_champion})" if result.previous_champion else ""
         )
-        icon = "✅"
-    else:
-        rows = [
-            ("champion", result.version or ""),
-            ("rolled back from", result.previous_champion or ""),
-        ]
-        message = (
-            f"{result.model_name}: champion rolled back from v{result.previous_champion} "
-            f"to v{result.version}"
-        )
-        icon = "↩️"
-    summary = f"### {icon} register · {name}: {result.action}\n\n" + table(["", "value"], rows)
-    return StepResult("register", outputs, message=message, summary=summary)
+    return (
+        f"{result.model_name}: champion rolled back from v{result.previous_champion} "
+        f"to v{result.version}"
+    )
 
 
 COMMAND = Command(

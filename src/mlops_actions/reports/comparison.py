@@ -4,7 +4,8 @@ Markdown only, every user-controlled string (metric and slice names, slice value
 URIs, reasons) escaped with `reports.markdown.escape`, so a hostile column name cannot break a
 table, open HTML or mention anyone. The chart is a Mermaid block that GitHub renders itself:
 nothing is uploaded anywhere. With `max_chars` the slice table (then the metric table) is
-shortened, failures first, with a pointer to the full report artifact.
+shortened, failures first, with a pointer to the full report artifact. The layout and its fixed
+prose are `templates/summaries/compare_champion.md`.
 """
 
 from __future__ import annotations
@@ -16,14 +17,12 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from mlops_actions.reports.markdown import escape, table
+from mlops_actions.reports.templates import render
 
 if TYPE_CHECKING:
-    from mlops_actions.steps.compare_champion import (
-        ChampionComparison,
-        MetricRow,
-        ModelRef,
-        SliceRow,
-    )
+    from mlops_actions.comparison.candidates import ModelRef
+    from mlops_actions.comparison.decision import MetricRow, SliceRow
+    from mlops_actions.steps.compare_champion import ChampionComparison
 
 MARKER = "<!-- mlops-actions:compare-champion -->"
 """First line of our sticky PR comment; how we find it again."""
@@ -89,35 +88,35 @@ def _render(
     artifact: str | None,
     repo_url: str | None,
 ) -> str:
-    parts = [_heading(c), f"**Verdict:** {escape(c.reason, max_len=1500)}", ""]
-    parts.append(_metric_table(c, metric_limit, artifact))
-    if c.bootstrap is not None:
-        parts.append(_bootstrap(c))
-    chart = chart_block(c.rows)
-    if chart:
-        parts.append(chart)
-    if c.slices:
-        parts.append(_slice_table(c.slices, c.champion is not None, slice_limit, artifact))
-    parts.append(_lineage(c, repo_url))
-    recorded = "recorded on the candidate run" if c.verdict_recorded else "not recorded"
-    parts.append(
-        f"<sub>Scored {c.holdout.rows:,} holdout rows in {c.seconds:.1f} s · verdict {recorded}"
-        "</sub>"
+    icon, state = _heading(c)
+    return render(
+        "compare_champion",
+        icon=icon,
+        model=escape(c.model_name, max_len=120),
+        state=state,
+        reason=escape(c.reason, max_len=1500),
+        metrics=_metric_table(c, metric_limit, artifact),
+        bootstrap=_bootstrap(c) if c.bootstrap is not None else "",
+        chart=chart_block(c.rows),
+        slices=_slice_table(c.slices, c.champion is not None, slice_limit, artifact)
+        if c.slices
+        else "",
+        lineage=_lineage(c, repo_url),
+        rows=f"{c.holdout.rows:,}",
+        seconds=f"{c.seconds:.1f}",
+        recorded="recorded on the candidate run" if c.verdict_recorded else "not recorded",
     )
-    return "\n".join(parts).rstrip() + "\n"
 
 
-def _heading(c: ChampionComparison) -> str:
-    model = escape(c.model_name, max_len=120)
-    if c.first_model:
-        icon = "✅" if c.is_better else "❌"
-        state = "first model" + (" passes" if c.is_better else " fails the floors")
-        return f"### {icon} compare-champion · {model}: {state}\n"
+def _heading(c: ChampionComparison) -> tuple[str, str]:
+    """The icon and the state the heading shows."""
     icon = "✅" if c.is_better else "❌"
+    if c.first_model:
+        return icon, "first model" + (" passes" if c.is_better else " fails the floors")
     assert c.champion is not None
     champion = escape(c.champion.label, max_len=60)
     state = "challenger is better than" if c.is_better else "challenger is not better than"
-    return f"### {icon} compare-champion · {model}: {state} champion {champion}\n"
+    return icon, f"{state} champion {champion}"
 
 
 def fmt(value: float | None) -> str:
@@ -281,7 +280,7 @@ def _tracking_link(tracking_uri: str, ref: ModelRef) -> str | None:
 
 
 def _lineage_items(ref: ModelRef, tracking_uri: str, repo_url: str | None) -> list[str]:
-    from mlops_actions.steps.compare_champion import LINEAGE_TAGS
+    from mlops_actions.lineage import LINEAGE_TAGS
 
     items: list[str] = []
     if ref.run_id:
@@ -305,7 +304,7 @@ def _lineage_items(ref: ModelRef, tracking_uri: str, repo_url: str | None) -> li
 
 
 def _lineage(c: ChampionComparison, repo_url: str | None) -> str:
-    lines = ["\n**Lineage**\n"]
+    lines: list[str] = []
     challenger = _lineage_items(c.challenger, c.tracking_uri, repo_url)
     lines.append(
         f"- challenger {escape(c.challenger.uri, max_len=160)}"

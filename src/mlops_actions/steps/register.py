@@ -10,15 +10,16 @@ Registering the same candidate again returns the same version.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from mlops_actions.errors import InputError
 
 if TYPE_CHECKING:
+    from mlops_actions.comparison.verdict import Verdict
     from mlops_actions.config import Settings
     from mlops_actions.registry import ModelRegistry
-    from mlops_actions.steps.compare_champion import Verdict
 
 Action = Literal["registered", "refused", "promoted", "rolled back"]
 
@@ -62,8 +63,9 @@ def register_candidate(
     Raises InputError for an unknown candidate or `force` without a reason; BackendError when the
     registry fails. A refusal is a result with `action == "refused"`.
     """
-    from mlops_actions.registry import CHALLENGER, actor
-    from mlops_actions.steps.compare_champion import read_verdict, resolve_candidate
+    from mlops_actions.comparison.candidates import resolve_candidate
+    from mlops_actions.comparison.verdict import read_verdict
+    from mlops_actions.registry import CHALLENGER
 
     reason_text = (force_reason or "").strip()
     if force and not reason_text:
@@ -95,32 +97,7 @@ def register_candidate(
             refusal=refusal,
         )
 
-    tags: dict[str, object] = {
-        key: value
-        for key, value in ref.tags.items()
-        if key.startswith("mlops.") and not key.startswith("mlops.comparison.")
-    }
-    tags["mlops.run_id"] = ref.run_id
-    if verdict is not None:
-        tags.update(
-            {
-                "mlops.comparison.is_better": "true" if verdict.is_better else "false",
-                "mlops.comparison.reason": verdict.reason,
-                "mlops.comparison.primary_metric": verdict.primary_metric,
-                "mlops.comparison.champion_version": verdict.champion_version or "",
-            }
-        )
-        for metric, value in verdict.metrics.items():
-            tags[f"mlops.metrics.{metric}"] = "nan" if value is None else f"{value:.6g}"
-    if refusal:
-        tags.update(
-            {
-                "mlops.register.forced": "true",
-                "mlops.register.forced_by": actor(),
-                "mlops.register.force_reason": reason_text,
-                "mlops.register.forced_over": refusal,
-            }
-        )
+    tags = _version_tags(ref.run_id, ref.tags, verdict, refusal, reason_text)
     registration = registry.register(name, ref.uri, run_id=ref.run_id, tags=tags, alias=CHALLENGER)
     return RegisterResult(
         "registered",
@@ -136,6 +113,38 @@ def register_candidate(
         verdict=verdict,
         refusal=refusal,
     )
+
+
+def _version_tags(
+    run_id: str,
+    run_tags: Mapping[str, str],
+    verdict: Verdict | None,
+    refusal: str | None,
+    force_reason: str,
+) -> dict[str, object]:
+    """The tags of the new version: the run's lineage, the run id, the verdict, a forcing."""
+    from mlops_actions.comparison.verdict import VERDICT_PREFIX, version_tags
+    from mlops_actions.registry import actor
+
+    # The run's own verdict tags are replaced by the verdict as read (or left out without one).
+    tags: dict[str, object] = {
+        key: value
+        for key, value in run_tags.items()
+        if key.startswith("mlops.") and not key.startswith(VERDICT_PREFIX)
+    }
+    tags["mlops.run_id"] = run_id
+    if verdict is not None:
+        tags.update(version_tags(verdict))
+    if refusal:
+        tags.update(
+            {
+                "mlops.register.forced": "true",
+                "mlops.register.forced_by": actor(),
+                "mlops.register.force_reason": force_reason,
+                "mlops.register.forced_over": refusal,
+            }
+        )
+    return tags
 
 
 def _refusal(verdict: Verdict | None, uri: str, champion: str | None) -> str | None:
