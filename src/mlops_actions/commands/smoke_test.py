@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlops_actions.commands.base import Command, Context
-from mlops_actions.errors import InputError
+from mlops_actions.commands.options import setting_flag
 from mlops_actions.results import StepResult
 
 if TYPE_CHECKING:
@@ -22,26 +22,32 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--deployment", required=True, metavar="NAME", help="Deployment to test (e.g. model-v3)."
     )
-    parser.add_argument(
-        "--cases", type=Path, metavar="PATH", help="Smoke cases JSONL (default: smoke.cases)."
+    setting_flag(
+        parser, "--cases", "smoke.cases", type=Path, metavar="PATH", help="Smoke cases JSONL."
     )
-    parser.add_argument(
+    setting_flag(
+        parser,
         "--latency-budget-ms",
+        "smoke.latency_budget_ms",
         type=float,
         metavar="MS",
-        help="p95 latency budget (default: smoke.latency_budget_ms).",
+        help="p95 latency budget.",
     )
-    parser.add_argument(
+    setting_flag(
+        parser,
         "--parity-rows",
+        "smoke.parity_rows",
         type=int,
         metavar="N",
-        help="Holdout rows replayed for prediction parity (default: smoke.parity_rows; 0: off).",
+        help="Holdout rows replayed for prediction parity (0: off).",
     )
-    parser.add_argument(
+    setting_flag(
+        parser,
         "--parity-tolerance",
+        "smoke.parity_tolerance",
         type=float,
         metavar="X",
-        help="Largest allowed |served − offline| difference (default: smoke.parity_tolerance).",
+        help="Largest allowed |served − offline| difference.",
     )
 
 
@@ -49,30 +55,13 @@ def _run(ctx: Context) -> StepResult:
     from mlops_actions.backends.factory import open_endpoint
     from mlops_actions.steps.smoke_test import smoke_test
 
-    args = ctx.args
-    for flag, value in (
-        ("--latency-budget-ms", args.latency_budget_ms),
-        ("--parity-tolerance", args.parity_tolerance),
-    ):
-        if value is not None and value < 0:
-            raise InputError(f"{flag} must be ≥ 0, got {value:g};")
-    if args.parity_rows is not None and args.parity_rows < 0:
-        raise InputError(f"--parity-rows must be ≥ 0, got {args.parity_rows};")
     settings = ctx.settings()
     endpoint = open_endpoint(settings, start=False)
-    result = smoke_test(
-        settings,
-        deployment=args.deployment,
-        endpoint=endpoint,
-        cases_path=args.cases,
-        latency_budget_ms=args.latency_budget_ms,
-        parity_rows=args.parity_rows,
-        parity_tolerance=args.parity_tolerance,
-    )
-    return to_step_result(result)
+    return to_step_result(smoke_test(settings, deployment=ctx.args.deployment, endpoint=endpoint))
 
 
 def outputs(result: SmokeResult) -> dict[str, object]:
+    """The step outputs of a smoke test (empty strings for what was not measured)."""
     return {
         "passed": result.passed,
         "failures": len(result.failures),
@@ -85,45 +74,10 @@ def outputs(result: SmokeResult) -> dict[str, object]:
     }
 
 
-def summary(result: SmokeResult, *, heading: str = "###") -> str:
-    """The smoke test as Markdown (every user-controlled string escaped)."""
-    from mlops_actions.reports.markdown import escape, table
-
-    icon = "✅" if result.passed else "❌"
-    verdict = "passed" if result.passed else f"failed ({len(result.failures)})"
-    lines = [
-        f"{heading} {icon} smoke-test · {escape(result.deployment)} "
-        f"({escape(result.model_name)} v{escape(result.model_version)}): {verdict}",
-        "",
-    ]
-    p95 = f"{result.p95_latency_ms:.1f} ms" if result.p95_latency_ms is not None else "n/a"
-    parity = (
-        f"{result.parity_mismatches} of {result.parity_rows} rows differ, max "
-        f"{result.parity_max_diff:.6g} (tolerance {result.parity_tolerance:g})"
-        if result.parity_max_diff is not None
-        else "not checked"
-    )
-    passed_cases = sum(c.passed for c in result.cases)
-    lines.append(
-        table(
-            ["check", "result"],
-            [
-                ("schema", "checked" if result.schema_checked else "not checked"),
-                ("golden cases", f"{passed_cases} of {len(result.cases)} passed"),
-                ("p95 latency", f"{p95} (budget {result.latency_budget_ms:g} ms)"),
-                ("prediction parity", parity),
-            ],
-        )
-    )
-    if result.failures:
-        lines += ["", "**Failures**", ""]
-        lines += [f"- {escape(f, max_len=500)}" for f in result.failures[:50]]
-    if result.notes:
-        lines += ["", *[f"_{escape(n)}_" for n in result.notes]]
-    return "\n".join(lines) + "\n"
-
-
 def to_step_result(result: SmokeResult) -> StepResult:
+    """The smoke test's outputs, message and summary; passed when every check passed."""
+    from mlops_actions.reports.smoke_test import summary
+
     message = (
         f"smoke test of {result.deployment} passed"
         if result.passed

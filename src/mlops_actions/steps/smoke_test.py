@@ -36,8 +36,9 @@ from mlops_actions.scoring import (
 )
 
 if TYPE_CHECKING:
-    from mlops_actions.backends.endpoint import Endpoint
+    from mlops_actions.backends.endpoint import DeploymentInfo, Endpoint
     from mlops_actions.config import Settings
+    from mlops_actions.config.schema import SmokeSettings
 
 ANY = "any"
 
@@ -168,26 +169,18 @@ def smoke_test(
     deployment: str,
     endpoint: Endpoint,
     offline_model: Any = None,
-    cases_path: Path | None = None,
-    latency_budget_ms: float | None = None,
-    parity_rows: int | None = None,
-    parity_tolerance: float | None = None,
 ) -> SmokeResult:
     """Smoke-test `deployment` on `endpoint`, calling it directly (no live traffic needed).
 
-    `offline_model` is the registered model loaded in this process (loaded from the registry when
-    None). Raises InputError for a bad case file, missing holdout data or an unknown deployment;
-    EndpointError when the endpoint cannot be reached. Failed checks are in the result, and so is
-    a model that fails: one that cannot be loaded, or whose predict raises or gives the wrong
-    number of predictions, offline or served.
+    Cases, latency budget and parity come from `settings.smoke`. `offline_model` is the
+    registered model loaded in this process (loaded from the registry when None). Raises
+    InputError for a bad case file, missing holdout data or an unknown deployment; EndpointError
+    when the endpoint cannot be reached. Failed checks are in the result, and so is a model that
+    fails: one that cannot be loaded, or whose predict raises or gives the wrong number of
+    predictions, offline or served.
     """
     smoke = settings.smoke
-    budget = latency_budget_ms if latency_budget_ms is not None else smoke.latency_budget_ms
-    rows_wanted = parity_rows if parity_rows is not None else smoke.parity_rows
-    tolerance = parity_tolerance if parity_tolerance is not None else smoke.parity_tolerance
-    path = cases_path if cases_path is not None else smoke.cases
-    cases = load_cases(path) if path is not None else []
-
+    cases = load_cases(smoke.cases) if smoke.cases is not None else []
     info = endpoint.get_deployment(deployment)
     if info is None:
         from mlops_actions.backends.endpoint import UnknownDeployment
@@ -197,29 +190,15 @@ def smoke_test(
             hint="see `mlops endpoint status` for the deployments it has.",
         )
     notes: list[str] = []
-    if path is None:
+    if smoke.cases is None:
         notes.append("no smoke.cases configured: golden cases skipped")
-    base = SmokeResult(
-        deployment=deployment,
-        model_name=info.model_name,
-        model_version=info.model_version,
-        failures=(),
-        cases=(),
-        p95_latency_ms=None,
-        latency_budget_ms=budget,
-        parity_rows=0,
-        parity_mismatches=0,
-        parity_max_diff=None,
-        parity_tolerance=tolerance,
-        schema_checked=False,
-    )
+    base = _unchecked(deployment, info, smoke, notes)
     if not info.ready:
         reason = f"deployment {deployment} is {info.state}" + (
             f": {info.error}" if info.error else ""
         )
-        return _with(base, failures=(reason,), notes=tuple(notes))
-
-    holdout = holdout_rows(settings, rows_wanted) if rows_wanted > 0 else None
+        return _with(base, failures=(reason,))
+    holdout = holdout_rows(settings, smoke.parity_rows) if smoke.parity_rows > 0 else None
     if offline_model is None and (holdout is not None or cases):
         from mlops_actions.registry import ModelRegistry
 
@@ -230,13 +209,47 @@ def smoke_test(
         except BackendError as exc:
             # The model under test is broken (or its artifacts are gone): a verdict, not a crash.
             reason = f"the registered model v{info.model_version} failed to load: {exc.message}"
-            return _with(base, failures=(reason,), notes=tuple(notes))
+            return _with(base, failures=(reason,))
+    wanted_parity = smoke.parity_rows > 0
+    return _checks(base, endpoint, offline_model, cases, holdout, wanted_parity=wanted_parity)
+
+
+def _unchecked(
+    deployment: str, info: DeploymentInfo, smoke: SmokeSettings, notes: list[str]
+) -> SmokeResult:
+    """The result before any check ran: what the deployment serves and the limits it gets."""
+    return SmokeResult(
+        deployment=deployment,
+        model_name=info.model_name,
+        model_version=info.model_version,
+        failures=(),
+        cases=(),
+        p95_latency_ms=None,
+        latency_budget_ms=smoke.latency_budget_ms,
+        parity_rows=0,
+        parity_mismatches=0,
+        parity_max_diff=None,
+        parity_tolerance=smoke.parity_tolerance,
+        schema_checked=False,
+        notes=tuple(notes),
+    )
+
+
+def _checks(
+    base: SmokeResult,
+    endpoint: Endpoint,
+    model: Any,
+    cases: list[SmokeCase],
+    holdout: Any,
+    *,
+    wanted_parity: bool,
+) -> SmokeResult:
+    """Schema, golden cases, parity and latency of a ready deployment, as `base` completed."""
+    deployment = base.deployment
+    notes = list(base.notes)
     failures: list[str] = []
     latencies: list[float] = []
-
-    signature = _signature(offline_model)
-    required, output_type = signature
-    schema_checked = required is not None
+    required, output_type = _signature(model)
     if required is None:
         notes.append("the model has no signature: schema not checked")
     else:
@@ -252,13 +265,15 @@ def smoke_test(
 
     mismatches, max_diff, checked = 0, None, 0
     if holdout is not None and len(holdout):
-        parity = _parity(endpoint, deployment, offline_model, holdout, tolerance, latencies)
+        tolerance = base.parity_tolerance
+        parity = _parity(endpoint, deployment, model, holdout, tolerance, latencies)
         mismatches, max_diff, checked, problems = parity
         failures += problems
-    elif rows_wanted > 0:
+    elif wanted_parity:
         notes.append("no holdout rows: prediction parity not checked")
 
     p95 = _p95(latencies)
+    budget = base.latency_budget_ms
     if p95 is not None and p95 > budget:
         failures.append(
             f"p95 latency {p95:.1f} ms is over the budget of {budget:g} ms "
@@ -272,7 +287,7 @@ def smoke_test(
         parity_rows=checked,
         parity_mismatches=mismatches,
         parity_max_diff=max_diff,
-        schema_checked=schema_checked,
+        schema_checked=required is not None,
         notes=tuple(notes),
     )
 
