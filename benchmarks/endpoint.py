@@ -81,7 +81,7 @@ class _tracking:
 
 
 def latencies(port: int, body: bytes, n: int, headers: dict[str, str] | None = None) -> list[float]:
-    from mlops_actions.backends.local_endpoint._http import KeepAliveClient
+    from mlops_actions.backends.local_endpoint.httpclient import KeepAliveClient
 
     client = KeepAliveClient("127.0.0.1", port)
     for _ in range(50):  # warm-up: connections, caches
@@ -97,7 +97,7 @@ def latencies(port: int, body: bytes, n: int, headers: dict[str, str] | None = N
 
 
 def _hammer(args: tuple[int, bytes, float]) -> int:
-    from mlops_actions.backends.local_endpoint._http import KeepAliveClient
+    from mlops_actions.backends.local_endpoint.httpclient import KeepAliveClient
 
     port, body, seconds = args
     client = KeepAliveClient("127.0.0.1", port)

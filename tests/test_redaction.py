@@ -180,8 +180,8 @@ def test_azure_job_url_and_inputs_are_redacted_end_to_end(
     pytest.importorskip("azure.ai.ml")
     from azure.ai.ml.operations._run_history_constants import RunHistoryConstants
 
+    from mlops_actions.backends import factory
     from mlops_actions.backends.azureml_compute import PollPolicy
-    from mlops_actions.steps import train as train_step
     from tests.fakes.azureml_rest import FakeAzureML, make_ml_client
 
     monkeypatch.setattr(RunHistoryConstants, "_WAIT_COMPLETION_POLLING_INTERVAL_MIN", 0)
@@ -198,10 +198,10 @@ def test_azure_job_url_and_inputs_are_redacted_end_to_end(
         return rest
 
     monkeypatch.setattr(fake, "_job_rest", studio_with_a_token)
-    make = train_step.make_backend
+    make = factory.open_compute
     monkeypatch.setattr(
-        train_step,
-        "make_backend",
+        factory,
+        "open_compute",
         partial(
             make,
             ml_client=make_ml_client(fake),

@@ -95,16 +95,15 @@ def train(
 ) -> Any:
     """Run the step with the fake's client; returns (result, log text)."""
     from mlops_actions.backends.azureml_compute import PollPolicy
+    from mlops_actions.backends.factory import open_compute
     from mlops_actions.config import load_settings
-    from mlops_actions.steps.train import TrainRequest, make_backend, run_training
+    from mlops_actions.steps.train import TrainRequest, run_training
 
     settings = load_settings(config)
-    req = TrainRequest(backend="azureml", **request)
+    req = TrainRequest(**request)
     recorded = sleeps if sleeps is not None else []
-    backend = make_backend(
+    backend = open_compute(
         settings,
-        "azureml",
-        req,
         ml_client=make_ml_client(fake),
         poll=PollPolicy(initial=0.5, factor=2.0, maximum=4.0),
         sleep=recorded.append,
@@ -481,8 +480,8 @@ def test_dvc_data_is_passed_at_its_remote_location(tmp_path: Path, store: str) -
 
     from dvc.repo import Repo
 
+    from mlops_actions.backends.factory import azureml_spec
     from mlops_actions.config import load_settings
-    from mlops_actions.steps.train import TrainRequest, azureml_spec
 
     config = write_config(tmp_path, store)
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
@@ -495,7 +494,7 @@ def test_dvc_data_is_passed_at_its_remote_location(tmp_path: Path, store: str) -
             conf["core"]["remote"] = "store"
         repo.add(str(tmp_path / "data.csv"))
     md5 = yaml.safe_load((tmp_path / "data.csv.dvc").read_text())["outs"][0]["md5"]
-    spec = azureml_spec(load_settings(config), TrainRequest(backend="azureml"))
+    spec = azureml_spec(load_settings(config))
     assert spec.inputs["train"] == (
         f"uri_file:https://acmedata.blob.core.windows.net/models-data/credit/files/md5/"
         f"{md5[:2]}/{md5[2:]}"
@@ -503,35 +502,22 @@ def test_dvc_data_is_passed_at_its_remote_location(tmp_path: Path, store: str) -
 
 
 def test_command_job_over_loopback_https_without_an_injected_adapter(
-    tmp_path: Path, store: str, fake: FakeAzureML, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, store: str, fake: FakeAzureML, azureml_https: Any
 ) -> None:
     """The same step over real TLS to 127.0.0.1: uploads and all, no transport adapter."""
-    import requests
-    from azure.ai.ml import MLClient
-    from azure.core.pipeline.transport import RequestsTransport
-
     from mlops_actions.backends.azureml_compute import PollPolicy
+    from mlops_actions.backends.factory import open_compute
     from mlops_actions.config import load_settings
-    from mlops_actions.steps.train import TrainRequest, make_backend, run_training
-    from tests.fakes.azureml_rest import FakeCredential, serve_https
+    from mlops_actions.steps.train import TrainRequest, run_training
 
     config = write_config(tmp_path / "project", store)
-    with serve_https(fake, str(tmp_path)) as server, requests.Session() as session:
-        monkeypatch.setenv("AZUREML_DEV_URL_MFE", server.base_url)
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", server.ca_file)
-        client = MLClient(
-            FakeCredential(fake.token),
-            fake.subscription_id,
-            fake.resource_group,
-            fake.workspace,
-            transport=RequestsTransport(session=session, session_owner=False),
-        )
+    with azureml_https(fake) as https:
+        client = https.ml_client
         settings = load_settings(config)
-        request = TrainRequest(backend="azureml", job_name="tls-001")
-        backend = make_backend(
-            settings, "azureml", request, ml_client=client, poll=PollPolicy(initial=0.01),
-            sleep=lambda _: None,
-        )  # fmt: skip
+        request = TrainRequest(job_name="tls-001")
+        backend = open_compute(
+            settings, ml_client=client, poll=PollPolicy(initial=0.01), sleep=lambda _: None
+        )
         result = run_training(settings, request, log=io.StringIO(), backend=backend)
     assert result.status == "completed" and result.passed
     assert fake.jobs["tls-001"].status == "Completed"

@@ -203,9 +203,13 @@ def test_command_that_cannot_start_is_exit_2_before_any_run(
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["--backend", "gpu-farm"], "unknown training backend 'gpu-farm'"),
+        (["--backend", "gpu-farm"], "--backend train.backend: 'gpu-farm' is not allowed"),
         (["--param", "C"], "--param 'C' is not KEY=VALUE"),
-        (["--backend", "azureml"], "train.azureml is missing"),
+        # the schema's cross-check, naming the flag and the key
+        (
+            ["--backend", "azureml"],
+            "--backend train.backend: backend 'azureml' needs train.azureml",
+        ),
         (["--reproduce", "0" * 32, "--param", "C=1"], "cannot be combined with --reproduce"),
     ],
 )
@@ -303,7 +307,7 @@ def test_reproduction_that_differs_fails_with_the_differences(
 
 
 def test_tolerance_decides_the_reproduction_verdict() -> None:
-    from mlops_actions.steps.train import MetricDifference, Reproduction
+    from mlops_actions.reproduction import MetricDifference, Reproduction
 
     rows = (MetricDifference("auc", 0.80, 0.8004), MetricDifference("f1", 0.5, 0.5))
     assert Reproduction("r", 1e-3, rows).passed

@@ -71,7 +71,7 @@ def _training(settings: Settings) -> list[Problem]:
     if settings.train.backend != "local":
         return []
     from mlops_actions.backends.compute import TrainingJob
-    from mlops_actions.backends.local_compute import LocalCompute
+    from mlops_actions.backends.factory import open_compute
 
     job = TrainingJob(
         command=settings.train.command,
@@ -82,7 +82,7 @@ def _training(settings: Settings) -> list[Problem]:
         timeout_seconds=1.0,
     )
     try:
-        LocalCompute().check(job)
+        open_compute(settings).check(job)
     except InputError as exc:
         key, _, message = exc.message.partition(": ")
         return [

@@ -14,11 +14,9 @@ service. Authentication is `DefaultAzureCredential` (OIDC through azure/login in
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import math
-import platform
 import re
 import signal
 import threading
@@ -26,7 +24,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import FrameType
 from typing import Any, Literal, TextIO
 
@@ -36,36 +33,18 @@ from mlops_actions.backends.azureml_common import is_quota_error, workspace_clie
 from mlops_actions.backends.azureml_common import quiet_sdk_notices as _quiet_sdk_notices
 from mlops_actions.backends.azureml_common import service_failure as _service_failure
 from mlops_actions.backends.azureml_common import service_message as _service_message
-from mlops_actions.backends.compute import TrainingJob, TrainingOutcome, format_param
+from mlops_actions.backends.azureml_environment import environment_from_lock
+from mlops_actions.backends.compute import (
+    ComputeBackend,
+    TrainingJob,
+    TrainingOutcome,
+    format_param,
+)
 from mlops_actions.errors import BackendError, InputError
 from mlops_actions.redact import mask_uri, redact_uri, redacting
 
-BASE_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
-"""Image under environments built from the lock (Ubuntu with conda, no Python packages)."""
-
-# Libraries the training run needs on Azure ML beyond the model's own: the MLflow plugin that
-# talks to the workspace's tracking server. It resolves only when pinned with these versions.
-AZURE_MLFLOW_PINS = ("azureml-mlflow==1.60.0", "azure-storage-blob==12.19.0")
-
-RUNTIME_PACKAGES = (
-    "mlflow",
-    "mlflow-skinny",
-    "scikit-learn",
-    "pandas",
-    "numpy",
-    "scipy",
-    "skops",
-    "pyarrow",
-    "cloudpickle",
-    "joblib",
-    "threadpoolctl",
-)
-"""Packages pinned from the mlops-actions lock when the consumer has no lock of its own: those
-that decide whether the model trained on Azure ML loads and predicts the same when served."""
-
 _TERMINAL = {"Completed", "Failed", "Canceled", "NotResponding", "Paused"}
 _INPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_REQUIREMENT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)\s*(?:;\s*([^\\#]+))?")
 
 
 # ---------------------------------------------------------------- settings
@@ -113,6 +92,8 @@ class AzureMLSpec:
     """Input name → data asset reference (`azureml:name:version`) or URI; an optional
     `uri_file:` / `uri_folder:` / `mltable:` prefix sets the input type."""
     sweep: SweepSpec | None = None
+    experiment_name: str | None = None
+    """The MLflow experiment of the job (`train.azureml.experiment_name`); None: the default."""
 
 
 @dataclass(frozen=True)
@@ -124,137 +105,6 @@ class PollPolicy:
     maximum: float = 30.0
     slack_seconds: float = 900.0
     """How long past the job's own timeout we keep waiting before canceling it ourselves."""
-
-
-# ---------------------------------------------------------------- environment from the lock
-
-
-def lock_pins(lock: Path, *, only: tuple[str, ...] | None = None) -> list[str]:
-    """`name==version` pins of a requirements lock (hashes dropped, markers evaluated here).
-
-    With `only`, just those packages. Raises InputError when the file cannot be read.
-    """
-    try:
-        text = lock.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(
-            f"lock file {lock} cannot be read ({exc.strerror});", hint="fix --lock-file."
-        ) from None
-    from packaging.markers import InvalidMarker, Marker
-
-    wanted = {_normalise(n) for n in only} if only is not None else None
-    pins: dict[str, str] = {}
-    for line in text.splitlines():
-        match = _REQUIREMENT.match(line.strip())
-        if not match:
-            continue
-        name, version, marker = match.group(1), match.group(2), match.group(3)
-        if wanted is not None and _normalise(name) not in wanted:
-            continue
-        if marker:
-            try:
-                if not Marker(marker.strip()).evaluate():
-                    continue
-            except InvalidMarker:
-                continue
-        pins[_normalise(name)] = f"{name}=={version}"
-    return [pins[k] for k in sorted(pins)]
-
-
-def installed_pins(names: tuple[str, ...] = RUNTIME_PACKAGES) -> list[str]:
-    """Pins of the installed versions of `names` (when there is no lock file to read)."""
-    from importlib import metadata
-
-    pins = []
-    for name in names:
-        try:
-            pins.append(f"{name}=={metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            continue
-    return sorted(pins)
-
-
-def _normalise(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def environment_from_lock(name: str, pins: list[str] | tuple[str, ...]) -> Any:
-    """An Azure ML Environment: conda with this Python and exactly `pins` (plus the MLflow
-    plugin). Its version is a hash of the content, so the same lock registers it once."""
-    from azure.ai.ml.entities import Environment
-
-    have = {_normalise(p.split("==")[0]) for p in pins}
-    extra = [p for p in AZURE_MLFLOW_PINS if _normalise(p.split("==")[0]) not in have]
-    major_minor = ".".join(platform.python_version_tuple()[:2])
-    conda = {
-        "name": name,
-        "channels": ["conda-forge"],
-        "dependencies": [f"python={major_minor}", "pip", {"pip": [*pins, *extra]}],
-    }
-    version = hashlib.sha256(json.dumps(conda, sort_keys=True).encode()).hexdigest()[:16]
-    return Environment(
-        name=name,
-        version=version,
-        image=BASE_IMAGE,
-        conda_file=conda,
-        description="Built by mlops-actions from the project's lock: the versions serving uses.",
-    )
-
-
-# ---------------------------------------------------------------- DVC data as a job input
-
-
-def dvc_input_uri(path: Path, rev: str | None) -> str:
-    """The remote location of a DVC-tracked file at `rev`, as a URI Azure ML can read.
-
-    The object's place in the default DVC remote is `files/md5/XX/YYYY…` (DVC 3), read from the
-    pointer at `rev` and the remote's URL, so no DVC storage plugin and no network is needed.
-    Azure blob remotes (`azure://container/…` + account_name) become
-    `https://ACCOUNT.blob.core.windows.net/container/…`; https, azureml, wasbs and abfss URLs are
-    kept. Raises InputError for folders and for remotes Azure ML cannot read (local, s3, gs).
-    """
-    from mlops_actions.data import data_version, find_dvc_repo
-
-    root = find_dvc_repo(path)
-    if root is None:
-        raise InputError(f"{path} is not inside a DVC repository;", hint="run `dvc init` there.")
-    version = data_version(path, rev=rev)
-    fix = (
-        "set train.azureml.inputs.train to a data asset (azureml:NAME:VERSION) or a URI Azure ML "
-        "can read."
-    )
-    if version.md5.endswith(".dir"):
-        raise InputError(
-            f"{path.name} is a DVC-tracked folder, which Azure ML cannot read from the remote;",
-            hint=fix,
-        )
-    remote, account = _dvc_default_remote(root)
-    if remote is None:
-        raise InputError(
-            f"{path.name} is DVC-tracked but the repository has no default DVC remote;",
-            hint="add one (`dvc remote add -d NAME URL`) and `dvc push`, or " + fix,
-        )
-    url = f"{remote.rstrip('/')}/files/md5/{version.md5[:2]}/{version.md5[2:]}"
-    if url.startswith("azure://") and account:
-        return f"https://{account}.blob.core.windows.net/{url[len('azure://') :]}"
-    if url.startswith(("https://", "azureml://", "wasbs://", "abfss://")):
-        return url
-    raise InputError(
-        f"data.train is in DVC remote {remote!r}, which Azure ML cannot read;",
-        hint="use an Azure blob DVC remote with account_name, or " + fix,
-    )
-
-
-def _dvc_default_remote(root: Path) -> tuple[str | None, str | None]:
-    """(URL, Azure account name) of the repository's default DVC remote."""
-    from dvc.config import Config
-
-    config = Config(dvc_dir=str(root / ".dvc"))
-    name = config.get("core", {}).get("remote")
-    remote = config.get("remote", {}).get(name, {}) if name else {}
-    url = remote.get("url")
-    account = remote.get("account_name")
-    return (str(url) if url else None), (str(account) if account else None)
 
 
 # ---------------------------------------------------------------- the backend
@@ -273,10 +123,15 @@ def default_client(spec: AzureMLSpec) -> Any:
     return workspace_client(spec.subscription_id, spec.resource_group, spec.workspace)
 
 
-class AzureMLCompute:
-    """Runs the training command as an Azure ML job (see `ComputeBackend` for the contract)."""
+class AzureMLCompute(ComputeBackend):
+    """Runs the training command as an Azure ML job (see `ComputeBackend` for the contract).
+
+    Azure ML creates the job's MLflow run itself (`creates_run`), and runs `spec.sweep`.
+    """
 
     name = "azureml"
+    creates_run = True
+    supports_sweep = True
 
     def __init__(
         self,
@@ -299,6 +154,15 @@ class AzureMLCompute:
         if self._client is None:
             self._client = self._factory(self.spec)
         return self._client
+
+    def experiment_name(self, default: str) -> str:
+        """`train.azureml.experiment_name` when set, else `default`."""
+        return self.spec.experiment_name or default
+
+    def fallback_model_uri(self, run_id: str, artifact: str) -> str | None:
+        """The job's MLflow artifacts on Azure ML, which a model can be registered from when
+        the workspace's MLflow is not the configured store (or not reachable from here)."""
+        return f"azureml://jobs/{run_id}/outputs/artifacts/paths/{artifact}"
 
     # ------------------------------------------------------------------ building
 
@@ -359,9 +223,13 @@ class AzureMLCompute:
             tags=dict(job.tags),
         )
         entity.set_limits(timeout=max(60, int(job.timeout_seconds)))
-        sweep = self.spec.sweep
-        if sweep is None:
+        if self.spec.sweep is None:
             return entity
+        return self._sweep(entity, self.spec.sweep, names, job)
+
+    def _sweep(self, entity: Any, sweep: SweepSpec, names: dict[str, str], job: TrainingJob) -> Any:
+        """The sweep over the command job `entity`; raises InputError for a search dimension
+        that is not a parameter of the job or is not a valid distribution."""
         space: dict[str, Any] = {}
         for key, dim in sweep.search_space.items():
             if key not in names:
@@ -439,16 +307,7 @@ class AzureMLCompute:
         self.validate(entity)
         started = time.monotonic()
         client = self.client
-        submitted = self._existing(client, job.job_name) if job.job_name else None
-        if submitted is None:
-            submitted = self._submit(client, entity)
-        else:
-            log.write(f"attaching to the existing Azure ML job {submitted.name}\n")
-        name = str(submitted.name)
-        url = str(getattr(submitted, "studio_url", "") or "")
-        mask_uri(url)
-        log.write(f"Azure ML job {name}: {redact_uri(url)}\n")
-        log.flush()
+        name, url = self._start(client, job, entity, log)
         error = ""
         deadline = started + job.timeout_seconds + self.poll.slack_seconds
         try:
@@ -478,6 +337,27 @@ class AzureMLCompute:
                 " raise train.timeout_minutes (or --timeout-minutes) if it needs longer",
                 duration_seconds=duration,
             )
+        return self._ended(client, name, url, status, final, error, duration)
+
+    def _start(self, client: Any, job: TrainingJob, entity: Any, log: TextIO) -> tuple[str, str]:
+        """(name, studio URL) of the job: the existing job called `job.job_name`, else a newly
+        submitted one. The URL is masked in every later output."""
+        submitted = self._existing(client, job.job_name) if job.job_name else None
+        if submitted is None:
+            submitted = self._submit(client, entity)
+        else:
+            log.write(f"attaching to the existing Azure ML job {submitted.name}\n")
+        name = str(submitted.name)
+        url = str(getattr(submitted, "studio_url", "") or "")
+        mask_uri(url)
+        log.write(f"Azure ML job {name}: {redact_uri(url)}\n")
+        log.flush()
+        return name, url
+
+    def _ended(
+        self, client: Any, name: str, url: str, status: str, final: Any, error: str, duration: float
+    ) -> TrainingOutcome:
+        """The outcome of a job the service reports in terminal state `status`."""
         if status == "Completed":
             properties = dict(getattr(final, "properties", None) or {})
             best = properties.get("best_child_run_id")

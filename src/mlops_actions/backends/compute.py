@@ -6,14 +6,23 @@ tracks, the lineage tags) and returns a `TrainingOutcome`. Two implementations e
 (an Azure ML command or sweep job). Both honour the training contract: the command runs with
 `MLFLOW_TRACKING_URI` and `MLFLOW_RUN_ID` set, so one script works in both places.
 
+The interface also states what differs between backends, so the training step never asks which
+backend it has: who creates and closes the MLflow run (`creates_run`), whether sweeps run
+(`supports_sweep`), which experiment runs go to (`experiment_name`) and where a model is when
+the run cannot be read from the tracking store (`fallback_model_uri`).
+
 This module imports only the standard library.
 """
 
 from __future__ import annotations
 
+import re
+import secrets
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, Protocol, TextIO
+from typing import Literal, TextIO
 
 ParamValue = str | int | float | bool
 JobStatus = Literal["completed", "failed", "canceled", "timed-out"]
@@ -24,6 +33,17 @@ def format_param(value: ParamValue) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def slug(text: str) -> str:
+    """`text` as a lowercase name of letters, digits, `-` and `_` (`model` when nothing is left)."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-").lower() or "model"
+
+
+def default_job_name(model: str) -> str:
+    """`credit-default-20250101-120000-1a2b`: sortable, unique, a valid Azure ML job name."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return f"{slug(model)}-{stamp}-{secrets.token_hex(2)}"
 
 
 @dataclass(frozen=True)
@@ -75,7 +95,7 @@ class TrainingOutcome:
         return self.status == "completed"
 
 
-class ComputeBackend(Protocol):
+class ComputeBackend(ABC):
     """Runs training jobs somewhere. Implementations state, and tests check, this behaviour:
 
     - `run` blocks until the job is in a terminal state (completed, failed, canceled or timed
@@ -89,18 +109,38 @@ class ComputeBackend(Protocol):
     - Problems a user must fix (a command that does not exist, missing settings, a compute or
       environment the service does not know) raise `InputError` before anything runs; a
       backend that cannot be reached or refuses the job after retries raises `BackendError`.
+    - `check`, `describe`, `experiment_name` and `fallback_model_uri` run nothing and send
+      nothing; they can be called any number of times.
     """
 
     name: str
+    """The backend's name in messages, lineage tags and outputs (`local`, `azureml`)."""
+    creates_run: bool
+    """True when the service creates the MLflow run the command logs to and closes it (the
+    outcome's `run_id`); False when the caller creates it, passes it as `job.run_id`, and
+    logs the parameters and the log file and marks it terminated once `run` has returned."""
+    supports_sweep: bool
+    """Whether `train.sweep` is honoured; when False the job runs once with its parameters."""
 
+    @abstractmethod
     def run(self, job: TrainingJob, *, log: TextIO) -> TrainingOutcome:
         """Run `job` to a terminal state, streaming its log to `log`."""
-        ...
 
+    @abstractmethod
     def check(self, job: TrainingJob) -> None:
         """Validate the job offline, without running anything; raises InputError."""
-        ...
 
+    @abstractmethod
     def describe(self, job: TrainingJob) -> str:
         """What `run` would do, validated offline (for `--dry-run`); raises InputError."""
-        ...
+
+    @abstractmethod
+    def experiment_name(self, default: str) -> str:
+        """The MLflow experiment the job's run goes to: the backend's own setting, else
+        `default` (`train.experiment`, else the model name)."""
+
+    @abstractmethod
+    def fallback_model_uri(self, run_id: str, artifact: str) -> str | None:
+        """Where the model logged as `artifact` by run `run_id` can be read when the tracking
+        store cannot read the run (the service tracks elsewhere); None when it cannot, and
+        not reading the run is then an error."""

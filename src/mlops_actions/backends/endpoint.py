@@ -28,12 +28,9 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from mlops_actions.errors import BackendError, InputError
-
-if TYPE_CHECKING:
-    pass
 
 MAX_MIRROR_PERCENT = 50
 """Azure ML's limit on mirrored traffic, kept by every implementation."""
@@ -277,7 +274,10 @@ class Endpoint(ABC):
       `window_seconds`; raises `MetricsUnavailable` when the provider fails.
     - `delete_deployment` is idempotent (deleting a missing deployment succeeds) and refuses,
       with `InputError`, to delete a deployment that still has live or mirrored traffic.
-    - Anything that cannot reach the service after retries raises `EndpointError`.
+    - Anything that cannot reach the service after retries raises `EndpointError`; a
+      credential the service refuses raises `BackendError` with a hint on how to log in.
+    - Reads (`url`, `get_*`, `list_deployments`, `metrics`) have no side effects. Every call
+      blocks until its answer (or the change) is there, or until its timeout.
     """
 
     backend: str
@@ -288,39 +288,78 @@ class Endpoint(ABC):
     @property
     @abstractmethod
     def url(self) -> str:
-        """The scoring URL that clients call."""
+        """The scoring URL that clients call; '' while the endpoint does not exist.
+
+        May read the service once (then cached); raises EndpointError when it cannot.
+        """
 
     @abstractmethod
     def create_or_update_deployment(self, spec: DeploymentSpec) -> DeploymentInfo:
-        """Create (or replace) deployment `spec.name` and wait until it is healthy."""
+        """Create (or replace) deployment `spec.name` and wait until it is healthy.
+
+        Blocks until the deployment answers its health probe, at most
+        `spec.ready_timeout_seconds`. Idempotent: a healthy deployment that already serves the
+        same model version is returned untouched; another version replaces it in place. Never
+        changes traffic (a new deployment starts at 0 %). Raises DeploymentFailed (with the log
+        tail) when it crashes or is not healthy in time, leaving it in state "failed";
+        InputError for invalid settings or a model version the registry lacks; EndpointError
+        when the endpoint cannot be reached.
+        """
 
     @abstractmethod
     def get_deployment(self, name: str) -> DeploymentInfo | None:
-        """The deployment called `name`, or None."""
+        """The deployment called `name`, or None.
+
+        One read of the endpoint, no side effects; raises EndpointError when it cannot be read.
+        """
 
     @abstractmethod
     def list_deployments(self) -> list[DeploymentInfo]:
-        """Every deployment, sorted by name."""
+        """Every deployment, sorted by name (none when the endpoint does not exist).
+
+        One read of the endpoint, no side effects; raises EndpointError when it cannot be read.
+        """
 
     @abstractmethod
     def delete_deployment(self, name: str) -> None:
-        """Stop and remove a deployment; succeeds when it does not exist."""
+        """Stop and remove a deployment; succeeds when it does not exist.
+
+        Blocks until it is gone. Idempotent. Raises InputError, deleting nothing, while it still
+        receives live or mirrored traffic; EndpointError when the endpoint cannot be reached or
+        the deletion does not finish.
+        """
 
     @abstractmethod
     def get_traffic(self) -> TrafficSplit:
-        """The live traffic split the endpoint routes by now."""
+        """The live traffic split the endpoint routes by now (read each call, not cached).
+
+        No side effects; raises EndpointError when the endpoint cannot be read.
+        """
 
     @abstractmethod
     def set_traffic(self, split: TrafficSplit) -> None:
-        """Route live traffic by `split` (deployments left out get 0 %)."""
+        """Route live traffic by `split` (deployments left out get 0 %).
+
+        Blocks until the endpoint routes by it. Idempotent: an unchanged split sends nothing.
+        Raises UnknownDeployment for a name the endpoint lacks, InputError when a deployment
+        with a share is the mirror target, EndpointError when the update fails.
+        """
 
     @abstractmethod
     def get_mirror(self) -> MirrorTraffic:
-        """The mirror setting the endpoint uses now."""
+        """The mirror setting the endpoint uses now (read each call, not cached).
+
+        No side effects; raises EndpointError when the endpoint cannot be read.
+        """
 
     @abstractmethod
     def set_mirror(self, mirror: MirrorTraffic) -> None:
-        """Mirror a share of live requests to one deployment; `MirrorTraffic()` turns it off."""
+        """Mirror a share of live requests to one deployment; `MirrorTraffic()` turns it off.
+
+        Blocks until the endpoint mirrors by it. Idempotent: an unchanged mirror sends nothing.
+        Raises UnknownDeployment for a target the endpoint lacks, InputError when the target
+        receives live traffic, EndpointError when the update fails.
+        """
 
     @abstractmethod
     def invoke(
@@ -334,13 +373,22 @@ class Endpoint(ABC):
     ) -> Invocation:
         """Send one scoring request (JSON body), to `deployment` or through the split.
 
-        `source` labels synthetic traffic ("smoke", "probe") so the prediction log can tell it
-        from users' requests.
+        Blocks for one round trip, at most `timeout_seconds`. Not idempotent: every call is a
+        request the endpoint logs and counts in `metrics`. `source` labels synthetic traffic
+        ("smoke", "probe") so the prediction log can tell it from users' requests. Any HTTP
+        answer, error or not, is returned as an Invocation (a client-side timeout as status
+        504); raises UnknownDeployment for an unknown `deployment`, EndpointError when the
+        endpoint cannot be reached at all.
         """
 
     @abstractmethod
     def metrics(self, deployment: str, window_seconds: float) -> DeploymentMetrics:
-        """Request metrics of one deployment over the last `window_seconds`."""
+        """Request metrics of one deployment over the last `window_seconds`.
+
+        One read of the metrics provider, no side effects (safe to repeat). Raises
+        UnknownDeployment for a name the endpoint lacks, MetricsUnavailable when the provider
+        fails or answers something unusable.
+        """
 
 
 _NAME_CHARS = re.compile(r"[^a-z0-9-]+")

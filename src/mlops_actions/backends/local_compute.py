@@ -23,7 +23,13 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, TextIO
 
-from mlops_actions.backends.compute import TrainingJob, TrainingOutcome, format_param
+from mlops_actions.backends.compute import (
+    ComputeBackend,
+    JobStatus,
+    TrainingJob,
+    TrainingOutcome,
+    format_param,
+)
 from mlops_actions.errors import InputError
 
 _PYTHON_NAMES = frozenset({"python", "python3"})
@@ -52,14 +58,28 @@ def resolve_argv(job: TrainingJob) -> list[str]:
     return parts
 
 
-class LocalCompute:
-    """Runs the training command as a subprocess here (see `ComputeBackend` for the contract)."""
+class LocalCompute(ComputeBackend):
+    """Runs the training command as a subprocess here (see `ComputeBackend` for the contract).
+
+    The caller creates the MLflow run (`creates_run` is False): a subprocess has no tracking
+    server of its own. Sweeps are not run here.
+    """
 
     name = "local"
+    creates_run = False
+    supports_sweep = False
 
     def __init__(self, *, grace_seconds: float = 10.0, tail_lines: int = 40) -> None:
         self.grace_seconds = grace_seconds
         self.tail_lines = tail_lines
+
+    def experiment_name(self, default: str) -> str:
+        """Always `default`: the local backend has no experiment setting of its own."""
+        return default
+
+    def fallback_model_uri(self, run_id: str, artifact: str) -> str | None:
+        """None: the run is in the configured tracking store or nowhere."""
+        return None
 
     # ------------------------------------------------------------------ checks
 
@@ -153,76 +173,84 @@ class LocalCompute:
         )
         reader.start()
         received: list[int] = []
-        timed_out = False
         with _forward_signals(proc, received):
-            deadline = started + job.timeout_seconds
-            stop_at: float | None = None
-            while True:
-                try:
-                    proc.wait(timeout=0.1)
-                    break
-                except subprocess.TimeoutExpired:
-                    pass
-                now = time.monotonic()
-                if not timed_out and not received and now > deadline:
-                    timed_out = True
-                    _signal_group(proc, signal.SIGTERM)
-                if (received or timed_out) and stop_at is None:
-                    stop_at = now + self.grace_seconds
-                if stop_at is not None and now > stop_at:
-                    _signal_group(proc, signal.SIGKILL)
-                    stop_at = float("inf")
+            timed_out = self._wait(proc, started + job.timeout_seconds, received)
         reader.join(timeout=5)
-        code = proc.returncode
-        duration = time.monotonic() - started
-        text = "".join(tail)
-        name = job.job_name or f"local-{proc.pid}"
-        if received:
-            signame = signal.Signals(received[0]).name
-            return TrainingOutcome(
-                "canceled",
-                job.run_id or "",
-                name,
-                exit_code=code,
-                log_tail=text,
-                message=f"canceled by {signame}: the signal was passed on to the training command",
-                duration_seconds=duration,
-            )
-        if timed_out:
-            minutes = job.timeout_seconds / 60
-            return TrainingOutcome(
-                "timed-out",
-                job.run_id or "",
-                name,
-                exit_code=code,
-                log_tail=text,
-                message=f"the training command did not finish within {minutes:g} min and was "
-                "stopped; raise train.timeout_minutes (or --timeout-minutes) if it needs longer",
-                duration_seconds=duration,
-            )
-        if code != 0:
-            how = (
-                f"was killed by {signal.Signals(-code).name}"
-                if code < 0 and -code in signal.Signals._value2member_map_
-                else f"exited with code {code}"
-            )
-            return TrainingOutcome(
-                "failed",
-                job.run_id or "",
-                name,
-                exit_code=code,
-                log_tail=text,
-                message=f"the training command {how}; see the end of its log",
-                duration_seconds=duration,
-            )
-        return TrainingOutcome(
-            "completed",
-            job.run_id or "",
-            name,
-            exit_code=0,
-            log_tail=text,
-            duration_seconds=duration,
+        return _outcome(
+            job,
+            proc,
+            received=received,
+            timed_out=timed_out,
+            log_tail="".join(tail),
+            duration=time.monotonic() - started,
         )
+
+    def _wait(self, proc: subprocess.Popen[bytes], deadline: float, received: list[int]) -> bool:
+        """Wait for the process to end; True when it outlived `deadline` and was stopped.
+
+        Past the deadline the process group gets SIGTERM; once a signal was forwarded or the
+        deadline passed, SIGKILL follows after the grace period.
+        """
+        timed_out = False
+        stop_at: float | None = None
+        while True:
+            try:
+                proc.wait(timeout=0.1)
+                return timed_out
+            except subprocess.TimeoutExpired:
+                pass
+            now = time.monotonic()
+            if not timed_out and not received and now > deadline:
+                timed_out = True
+                _signal_group(proc, signal.SIGTERM)
+            if (received or timed_out) and stop_at is None:
+                stop_at = now + self.grace_seconds
+            if stop_at is not None and now > stop_at:
+                _signal_group(proc, signal.SIGKILL)
+                stop_at = float("inf")
+
+
+def _outcome(
+    job: TrainingJob,
+    proc: subprocess.Popen[bytes],
+    *,
+    received: list[int],
+    timed_out: bool,
+    log_tail: str,
+    duration: float,
+) -> TrainingOutcome:
+    """How the ended process went: canceled by a signal, timed out, failed, or completed."""
+    code = proc.returncode
+    name = job.job_name or f"local-{proc.pid}"
+    status: JobStatus = "completed"
+    message = ""
+    if received:
+        status = "canceled"
+        signame = signal.Signals(received[0]).name
+        message = f"canceled by {signame}: the signal was passed on to the training command"
+    elif timed_out:
+        status = "timed-out"
+        message = (
+            f"the training command did not finish within {job.timeout_seconds / 60:g} min and "
+            "was stopped; raise train.timeout_minutes (or --timeout-minutes) if it needs longer"
+        )
+    elif code != 0:
+        status = "failed"
+        how = (
+            f"was killed by {signal.Signals(-code).name}"
+            if code < 0 and -code in signal.Signals._value2member_map_
+            else f"exited with code {code}"
+        )
+        message = f"the training command {how}; see the end of its log"
+    return TrainingOutcome(
+        status,
+        job.run_id or "",
+        name,
+        exit_code=code,
+        log_tail=log_tail,
+        message=message,
+        duration_seconds=duration,
+    )
 
 
 def _pump(

@@ -180,7 +180,7 @@ def _status(ctx: Context) -> StepResult:
     from mlops_actions.backends.endpoint import EndpointError
     from mlops_actions.backends.local_endpoint import LocalEndpoint
     from mlops_actions.backends.local_endpoint.state import Paths, read_state
-    from mlops_actions.reports.markdown import escape, table
+    from mlops_actions.reports.endpoint import status_summary
 
     state_dir = _state_dir(ctx).resolve()
     try:
@@ -193,27 +193,9 @@ def _status(ctx: Context) -> StepResult:
         deployments = list(deployments.values())
     traffic = status.get("traffic") or {}
     mirror = status.get("mirror") or {}
-    rows = [
-        (
-            d.get("name"),
-            f"{d.get('model_name')} v{d.get('model_version')}",
-            d.get("state"),
-            f"{traffic.get(d.get('name'), 0)} %",
-            f"{mirror.get('percent')} %" if mirror.get("deployment") == d.get("name") else "",
-            d.get("error") or "",
-        )
-        for d in deployments
-    ]
     url = endpoint.url if endpoint else ""
-    head = (
-        f"### Local endpoint {escape(status.get('name') or '')}: "
-        + (f"running at {escape(url)}" if endpoint else "not running")
-        + "\n\n"
-    )
-    summary = head + (
-        table(["deployment", "model", "state", "traffic", "mirror", "error"], rows)
-        if rows
-        else "No deployments.\n"
+    summary = status_summary(
+        status.get("name") or "", url if endpoint else None, deployments, traffic, mirror
     )
     return StepResult(
         "endpoint status",

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlops_actions.commands.base import Command, Context
+from mlops_actions.commands.options import setting_flag
 from mlops_actions.redact import redact_text, redact_uri
 from mlops_actions.results import Annotation, StepResult
 
@@ -21,10 +22,8 @@ STEP = "train-azureml"
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--backend",
-        metavar="{local,azureml}",
-        help="Where to train (default: train.backend, else local).",
+    setting_flag(
+        parser, "--backend", "train.backend", metavar="{local,azureml}", help="Where to train."
     )
     parser.add_argument(
         "--param",
@@ -33,11 +32,13 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="Override or add a parameter of train.params (repeatable); passed as --KEY VALUE.",
     )
-    parser.add_argument(
+    setting_flag(
+        parser,
         "--timeout-minutes",
+        "train.timeout_minutes",
         type=float,
         metavar="MIN",
-        help="Stop the training after this long (default: train.timeout_minutes).",
+        help="Stop the training after this long.",
     )
     parser.add_argument(
         "--dry-run",
@@ -61,12 +62,14 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Name of the job/run; an existing Azure ML job of that name is waited for, "
         "not submitted again.",
     )
-    parser.add_argument(
+    setting_flag(
+        parser,
         "--lock-file",
+        "train.lock_file",
         type=Path,
         metavar="PATH",
-        help="The project's pinned requirements: hashed into the lineage, and the Azure ML "
-        "environment is built from it (default: the mlops-actions lock).",
+        help="The project's pinned requirements (without one: the mlops-actions lock): hashed "
+        "into the lineage; the Azure ML environment is built from it.",
     )
 
 
@@ -82,14 +85,11 @@ def _run(ctx: Context) -> StepResult:
     args = ctx.args
     settings = ctx.settings()
     request = TrainRequest(
-        backend=args.backend,
         params=parse_param_flags(list(args.param or [])),
-        timeout_minutes=args.timeout_minutes,
         dry_run=bool(args.dry_run),
         reproduce=args.reproduce,
         tolerance=args.tolerance if args.tolerance is not None else DEFAULT_TOLERANCE,
         job_name=args.job_name,
-        lock_file=args.lock_file or settings.train.lock_file,
     )
     # The training log is progress, not the result: stderr keeps stdout for the report / JSON
     # (also when another command, such as `mlops pipeline run`, calls this one).
@@ -100,6 +100,8 @@ def _run(ctx: Context) -> StepResult:
 
 
 def _step_result(result: TrainingResult, model: str) -> StepResult:
+    from mlops_actions.reports.train import summary
+
     outputs: dict[str, object] = {
         "run-id": result.run_id,
         "model-uri": result.model_uri,
@@ -131,87 +133,9 @@ def _step_result(result: TrainingResult, model: str) -> StepResult:
         outputs,
         passed=result.passed,
         message=message,
-        summary=_summary(result, model),
+        summary=summary(result, model),
         annotations=[Annotation("warning", w, title=f"mlops {STEP}") for w in result.warnings],
     )
-
-
-def _summary(result: TrainingResult, model: str) -> str:
-    from mlops_actions import lineage
-    from mlops_actions.reports.markdown import escape, table
-
-    icon = "✅" if result.passed else "❌"
-    verb = {
-        "completed": "Trained",
-        "failed": "Training failed for",
-        "canceled": "Training canceled for",
-        "timed-out": "Training timed out for",
-    }[result.status]
-    tags = result.tags
-    code = tags.get(lineage.TAG_COMMIT, "not a git checkout")[:12]
-    if tags.get(lineage.TAG_DIRTY) == "true":
-        code += " (uncommitted changes)"
-    rows: list[tuple[str, str]] = [
-        ("run", f"{result.run_id} in {result.experiment}"),
-        ("model", result.model_uri or "none"),
-        ("job", f"{result.job_name} {redact_uri(result.job_url)}".strip()),
-        ("params", ", ".join(f"{k}={v}" for k, v in result.params.items()) or "none"),
-        ("code", code),
-        ("data", tags.get(lineage.TAG_DATA_VERSION, "not recorded")),
-        (
-            "time",
-            f"{result.duration_seconds:.1f} s, of which mlops {result.overhead_seconds:.1f} s",
-        ),
-    ]
-    parts = [
-        f"### {icon} {verb} {escape(model)} ({escape(result.backend)})\n",
-        table(["", ""], rows),
-    ]
-    if result.metrics:
-        parts.append(
-            table(["metric", "value"], [(k, f"{v:.6g}") for k, v in sorted(result.metrics.items())])
-        )
-    repro = result.reproduction
-    if repro is not None:
-        verdict = "reproduced" if repro.passed else "did not reproduce"
-        parts.append(
-            f"**Reproduction of {escape(repro.original_run_id)}: {verdict}** "
-            f"(tolerance ±{repro.tolerance:g})\n\n"
-            + table(
-                ["metric", "original", "reproduced", "difference"],
-                [
-                    (
-                        m.name,
-                        f"{m.original:.6g}",
-                        "missing" if m.reproduced is None else f"{m.reproduced:.6g}",
-                        f"{m.difference:+.3g}",
-                    )
-                    for m in repro.metrics
-                ],
-            )
-        )
-    if result.status != "completed":
-        parts.append(escape(redact_text(result.message), max_len=1000) + "\n")
-        if result.log_tail:
-            parts.append(
-                "<details open><summary>Last lines of the log</summary>\n\n"
-                + code_block(redact_text(result.log_tail))
-                + "\n</details>\n"
-            )
-    return "\n".join(parts)
-
-
-def code_block(text: str) -> str:
-    """`text` as a fenced code block that nothing inside can close (inert in Markdown)."""
-    longest = max((len(run) for run in _backtick_runs(text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}text\n{text.rstrip()}\n{fence}\n"
-
-
-def _backtick_runs(text: str) -> list[str]:
-    import re
-
-    return re.findall(r"`+", text)
 
 
 COMMAND = Command(

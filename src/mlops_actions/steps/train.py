@@ -19,11 +19,9 @@ import contextlib
 import json
 import math
 import re
-import secrets
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -34,64 +32,40 @@ from mlops_actions.backends.compute import (
     ParamValue,
     TrainingJob,
     TrainingOutcome,
+    default_job_name,
     format_param,
 )
-from mlops_actions.errors import BackendError, InputError
+from mlops_actions.errors import InputError
+from mlops_actions.mlflow_errors import mlflow_failure
 from mlops_actions.redact import redact_text, redact_uri
+from mlops_actions.reproduction import (
+    Reproduction,
+    check_reproducible,
+    compare_metrics,
+    original_run,
+)
 
 if TYPE_CHECKING:
-    from mlops_actions.backends.azureml_compute import AzureMLSpec, PollPolicy
     from mlops_actions.config import Settings
 
-BACKENDS = ("local", "azureml")
 DEFAULT_TOLERANCE = 1e-6
 MODEL_ARTIFACT = "model"
 
 
 @dataclass(frozen=True)
 class TrainRequest:
-    """What the caller asked for on top of mlops.yaml (the command's flags)."""
+    """What the caller asked for beyond mlops.yaml: the flags that are not settings.
 
-    backend: str | None = None
+    Where to train, the timeout and the lock file are settings (`train.backend`,
+    `train.timeout_minutes`, `train.lock_file`), which the command's flags override.
+    """
+
     params: dict[str, str] = field(default_factory=dict)
     """`--param key=value` overrides; values are parsed like YAML scalars (1, 0.5, true, text)."""
-    timeout_minutes: float | None = None
     dry_run: bool = False
     reproduce: str | None = None
     tolerance: float = DEFAULT_TOLERANCE
     job_name: str | None = None
-    lock_file: Path | None = None
-    """The consumer's lock (requirements with pins); default: the mlops-actions lock."""
-
-
-@dataclass(frozen=True)
-class MetricDifference:
-    """One metric of a reproduction against the original run."""
-
-    name: str
-    original: float
-    reproduced: float | None
-
-    @property
-    def difference(self) -> float:
-        return math.inf if self.reproduced is None else self.reproduced - self.original
-
-
-@dataclass(frozen=True)
-class Reproduction:
-    """The verdict of `--reproduce`: every metric within `tolerance` of the original."""
-
-    original_run_id: str
-    tolerance: float
-    metrics: tuple[MetricDifference, ...]
-
-    @property
-    def beyond_tolerance(self) -> tuple[MetricDifference, ...]:
-        return tuple(m for m in self.metrics if not abs(m.difference) <= self.tolerance)
-
-    @property
-    def passed(self) -> bool:
-        return not self.beyond_tolerance
 
 
 @dataclass(frozen=True)
@@ -130,6 +104,15 @@ class DryRun:
 
     backend: str
     spec: str
+
+
+@dataclass(frozen=True)
+class _Finished:
+    """How the run was closed: the model it logged, its metrics, and what to warn about."""
+
+    model_uri: str
+    metrics: dict[str, float]
+    warnings: list[str]
 
 
 # ---------------------------------------------------------------- parameters
@@ -173,131 +156,9 @@ def resolve_params(
     return params
 
 
-# ---------------------------------------------------------------- backends
-
-
-def make_backend(
-    settings: Settings,
-    name: str,
-    request: TrainRequest,
-    *,
-    ml_client: Any | None = None,
-    poll: PollPolicy | None = None,
-    sleep: Any | None = None,
-) -> ComputeBackend:
-    """The compute backend called `name`; raises InputError for an unknown name or missing
-    Azure settings. `ml_client` (Azure ML) replaces the client built with
-    DefaultAzureCredential."""
-    if name == "local":
-        from mlops_actions.backends.local_compute import LocalCompute
-
-        return LocalCompute()
-    if name == "azureml":
-        from mlops_actions.backends.azureml_compute import AzureMLCompute
-
-        spec = azureml_spec(settings, request)
-        kwargs: dict[str, Any] = {"ml_client": ml_client, "poll": poll}
-        if sleep is not None:
-            kwargs["sleep"] = sleep
-        return AzureMLCompute(spec, **kwargs)
-    raise InputError(
-        f"unknown training backend {name!r} (--backend or train.backend);",
-        hint=f"use one of: {', '.join(BACKENDS)}.",
-    )
-
-
-def azureml_spec(settings: Settings, request: TrainRequest) -> AzureMLSpec:
-    """`train.azureml` as the Azure ML backend's spec; raises InputError naming a missing key."""
-    from mlops_actions.backends.azureml_compute import (
-        RUNTIME_PACKAGES,
-        AzureMLSpec,
-        SearchDimension,
-        SweepSpec,
-        installed_pins,
-        lock_pins,
-    )
-
-    az = settings.train.azureml
-    if az is None:
-        raise InputError(
-            "train.azureml is missing: the azureml backend needs it;",
-            hint="add train.azureml with workspace (subscription_id, resource_group, workspace) "
-            "and compute (or instance_type) to mlops.yaml.",
-        )
-    workspace = az.workspace or (
-        settings.deploy.azureml.workspace if settings.deploy.azureml else None
-    )
-    if workspace is None:
-        raise InputError(
-            "train.azureml.workspace is missing;",
-            hint="add subscription_id, resource_group and workspace under train.azureml.workspace "
-            "(values may come from the environment: ${AZURE_SUBSCRIPTION_ID}).",
-        )
-    for key in ("subscription_id", "resource_group", "workspace"):
-        if not str(getattr(workspace, key)).strip():
-            raise InputError(
-                f"train.azureml.workspace.{key} is empty;",
-                hint="set it in mlops.yaml (or the environment variable it names).",
-            )
-    if not (az.compute or az.instance_type):
-        raise InputError(
-            "train.azureml.compute is missing;",
-            hint="set train.azureml.compute to a compute cluster name, or "
-            "train.azureml.instance_type for serverless compute.",
-        )
-    requirements: tuple[str, ...] = ()
-    if not az.environment:
-        if request.lock_file is not None:
-            requirements = tuple(lock_pins(request.lock_file))
-        else:
-            ours = lineage.default_lock_file()
-            pins = lock_pins(ours, only=RUNTIME_PACKAGES) if ours else installed_pins()
-            requirements = tuple(pins)
-    inputs = dict(az.inputs)
-    train_data = settings.data.train
-    if "train" not in inputs and train_data is not None:
-        from mlops_actions.data import is_dvc_tracked
-
-        if settings.data.dvc_rev is not None or is_dvc_tracked(train_data):
-            from mlops_actions.backends.azureml_compute import dvc_input_uri
-
-            inputs["train"] = "uri_file:" + dvc_input_uri(train_data, settings.data.dvc_rev)
-    sweep = None
-    if settings.train.sweep is not None:
-        s = settings.train.sweep
-        sweep = SweepSpec(
-            search_space={
-                key: SearchDimension(dim.type, tuple(dim.values or ()), dim.min, dim.max)
-                for key, dim in s.search_space.items()
-            },
-            metric=s.metric,
-            goal=s.goal,
-            max_trials=s.max_trials,
-            max_concurrent_trials=s.max_concurrent_trials,
-            sampling=s.sampling,
-        )
-    return AzureMLSpec(
-        subscription_id=workspace.subscription_id,
-        resource_group=workspace.resource_group,
-        workspace=workspace.workspace,
-        compute=az.compute,
-        instance_type=az.instance_type,
-        environment=az.environment,
-        requirements=requirements,
-        environment_name=f"mlops-{_slug(settings.model.name)}",
-        inputs=inputs,
-        sweep=sweep,
-    )
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-").lower() or "model"
-
-
-def default_job_name(model: str) -> str:
-    """`credit-default-20250101-120000-1a2b`: sortable, unique, a valid Azure ML job name."""
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    return f"{_slug(model)}-{stamp}-{secrets.token_hex(2)}"
+def _params_env(params: dict[str, Any]) -> dict[str, str]:
+    """`MLOPS_PARAMS`: the parameters as the command receives them, for scripts that read JSON."""
+    return {"MLOPS_PARAMS": json.dumps({k: format_param(v) for k, v in params.items()})}
 
 
 # ---------------------------------------------------------------- the step
@@ -312,89 +173,128 @@ def run_training(
 ) -> TrainingResult | DryRun:
     """Train once (or reproduce a run); blocks until the job is in a terminal state.
 
-    The command's log is streamed to `log` (collapsed in a group on GitHub Actions).
+    `backend` defaults to the one `train.backend` names. The command's log is streamed to `log`
+    (collapsed in a group on GitHub Actions). Errors: see the module's docstring.
     """
     started = time.monotonic()
-    name = request.backend or settings.train.backend
-    if name not in BACKENDS:
-        raise InputError(
-            f"unknown training backend {name!r} (--backend or train.backend);",
-            hint=f"use one of: {', '.join(BACKENDS)}.",
-        )
     if request.reproduce and request.params:
         raise InputError(
             "--param cannot be combined with --reproduce;",
             hint="a reproduction uses the parameters recorded on the original run.",
         )
-    backend = backend or make_backend(settings, name, request)
-    tracking_uri = settings.resolved_tracking_uri()
-    experiment = settings.train.experiment or settings.model.name
-    if backend.name == "azureml" and settings.train.azureml is not None:
-        experiment = settings.train.azureml.experiment_name or experiment
-    timeout_minutes = (
-        request.timeout_minutes
-        if request.timeout_minutes is not None
-        else settings.train.timeout_minutes
-    )
-    if timeout_minutes <= 0:
-        raise InputError(
-            f"--timeout-minutes {timeout_minutes:g} must be positive;", hint="e.g. 60."
-        )
+    if backend is None:
+        from mlops_actions.backends import factory
+
+        backend = factory.open_compute(settings)
+    job = _plan_job(settings, request, backend)
+    if request.dry_run:
+        return DryRun(backend.name, redact_text(backend.describe(job)))
     warnings: list[str] = []
-    if settings.train.sweep is not None and backend.name == "local":
+    if settings.train.sweep is not None and not backend.supports_sweep:
         warnings.append(
             "train.sweep runs only on the azureml backend; trained once with train.params"
         )
+    client = _client(job.tracking_uri)
+    job, original = _with_lineage(client, settings, request, backend, job)
+    outcome, ran, finished = _execute(client, backend, job, log)
+    reproduction = None
+    if original is not None and outcome.succeeded:
+        reproduction = compare_metrics(original, finished.metrics, request.tolerance)
+    total = time.monotonic() - started
+    return TrainingResult(
+        backend=backend.name,
+        status=outcome.status,
+        run_id=outcome.run_id,
+        model_uri=finished.model_uri,
+        job_name=outcome.job_name,
+        job_url=redact_uri(outcome.job_url or _run_url(job.tracking_uri, client, outcome.run_id)),
+        experiment=job.experiment,
+        tracking_uri=job.tracking_uri,
+        metrics=finished.metrics,
+        params=job.params,
+        tags=job.tags,
+        message=outcome.message,
+        log_tail=outcome.log_tail,
+        duration_seconds=total,
+        overhead_seconds=max(0.0, total - ran),
+        warnings=tuple(warnings + finished.warnings),
+        reproduction=reproduction,
+    )
+
+
+def _plan_job(settings: Settings, request: TrainRequest, backend: ComputeBackend) -> TrainingJob:
+    """The job that the settings and the request describe, before lineage (what `--dry-run`
+    shows): `train.params` with the `--param` overrides, the timeout, the experiment."""
     params = resolve_params(settings.train.params, request.params)
-    job = TrainingJob(
+    return TrainingJob(
         command=settings.train.command,
         working_dir=settings.train.working_dir,
         params=params,
-        tracking_uri=tracking_uri,
-        experiment=experiment,
-        timeout_seconds=timeout_minutes * 60,
+        tracking_uri=settings.resolved_tracking_uri(),
+        experiment=backend.experiment_name(settings.train.experiment or settings.model.name),
+        timeout_seconds=settings.train.timeout_minutes * 60,
         job_name=request.job_name,
-        env={"MLOPS_PARAMS": json.dumps({k: format_param(v) for k, v in params.items()})},
+        env=_params_env(params),
     )
-    if request.dry_run:
-        return DryRun(backend.name, redact_text(backend.describe(job)))
 
-    client = _client(tracking_uri)
+
+def _with_lineage(
+    client: Any,
+    settings: Settings,
+    request: TrainRequest,
+    backend: ComputeBackend,
+    job: TrainingJob,
+) -> tuple[TrainingJob, Any | None]:
+    """The job checked by the backend, with its lineage tags and name, and the original run
+    of `--reproduce` (None without it), whose recorded parameters the job then uses.
+
+    Raises InputError when the run cannot be reproduced from this tree or the backend rejects
+    the job; BackendError when MLflow cannot read the original run.
+    """
     original = None
     data = lineage.data_record(
         settings.data.train, rev=settings.data.dvc_rev, base=settings.base_dir
     )
     if request.reproduce:
-        original = _original_run(client, request.reproduce)
-        _check_reproducible(original, settings, data)
+        original = original_run(client, request.reproduce)
+        check_reproducible(original, settings, data)
         recorded = lineage.recorded_params(original.data.tags, original.data.params)
-        params = dict(recorded)
-        job = replace(job, params=params, env={"MLOPS_PARAMS": json.dumps(recorded)})
+        job = replace(job, params=dict(recorded), env=_params_env(recorded))
     backend.check(job)
-    lock = request.lock_file or lineage.default_lock_file()
     tags = lineage.collect_tags(
         code_dir=settings.train.working_dir,
         data=data,
         params=job.params,
-        lock=lock,
+        lock=settings.train.lock_file or lineage.default_lock_file(),
         backend=backend.name,
         command=settings.train.command,
     )
     if original is not None:
         tags[lineage.TAG_REPRODUCES] = original.info.run_id
     job_name = request.job_name or default_job_name(settings.model.name)
-    job = replace(job, tags=tags, job_name=job_name)
+    return replace(job, tags=tags, job_name=job_name), original
+
+
+def _execute(
+    client: Any, backend: ComputeBackend, job: TrainingJob, log: TextIO
+) -> tuple[TrainingOutcome, float, _Finished]:
+    """Run the job and close its run: (outcome, seconds the command ran, what it left).
+
+    When the backend does not create the run, it is created here first; if the job cannot
+    start (or we are interrupted before it does) that run is marked FAILED and the error
+    propagates.
+    """
+    from mlops_actions.github import runtime
 
     with tempfile.TemporaryDirectory(prefix="mlops-train-") as tmp:
         log_file = Path(tmp) / "train.log"
-        if backend.name == "local":
-            run = _create_run(client, experiment, job_name, tags)
+        if not backend.creates_run:
+            assert job.job_name is not None
+            run = _create_run(client, job.experiment, job.job_name, job.tags)
             job = replace(job, run_id=run, log_file=log_file)
-        from mlops_actions.github import runtime
-
         before = time.monotonic()
         try:
-            with runtime.group(f"train ({backend.name}): {settings.train.command}", log):
+            with runtime.group(f"train ({backend.name}): {job.command}", log):
                 outcome = backend.run(job, log=log)
         except BaseException:
             # the command could not start, or we were interrupted before it did: the run we
@@ -404,31 +304,8 @@ def run_training(
                     client.set_terminated(job.run_id, status="FAILED")
             raise
         ran = time.monotonic() - before
-        model_uri, metrics, more = _finish(client, job, outcome, backend.name, log_file)
-    warnings += more
-    reproduction = None
-    if original is not None and outcome.succeeded:
-        reproduction = _compare(original, metrics, request.tolerance)
-    total = time.monotonic() - started
-    return TrainingResult(
-        backend=backend.name,
-        status=outcome.status,
-        run_id=outcome.run_id,
-        model_uri=model_uri,
-        job_name=outcome.job_name,
-        job_url=redact_uri(outcome.job_url or _run_url(tracking_uri, client, outcome.run_id)),
-        experiment=experiment,
-        tracking_uri=tracking_uri,
-        metrics=metrics,
-        params=job.params,
-        tags=tags,
-        message=outcome.message,
-        log_tail=outcome.log_tail,
-        duration_seconds=total,
-        overhead_seconds=max(0.0, total - ran),
-        warnings=tuple(warnings),
-        reproduction=reproduction,
-    )
+        finished = _finish(client, job, outcome, backend, log_file)
+    return outcome, ran, finished
 
 
 # ---------------------------------------------------------------- MLflow
@@ -441,14 +318,6 @@ def _client(tracking_uri: str) -> Any:
 
     secure_sqlite_store(tracking_uri)  # a new .mlops/mlflow.db is 0600 in a 0700 folder
     return mlflow.MlflowClient(tracking_uri=tracking_uri)
-
-
-def _mlflow_failure(exc: Exception, what: str) -> BackendError:
-    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return BackendError(
-        f"MLflow could not {what}: {redact_text(first)};",
-        hint="check the tracking URI (tracking_uri in mlops.yaml or $MLFLOW_TRACKING_URI).",
-    )
 
 
 def _create_run(client: Any, experiment: str, run_name: str, tags: dict[str, str]) -> str:
@@ -469,7 +338,7 @@ def _create_run(client: Any, experiment: str, run_name: str, tags: dict[str, str
             experiment_id = found.experiment_id
         run = client.create_run(experiment_id, tags=tags, run_name=run_name)
     except MlflowException as exc:
-        raise _mlflow_failure(exc, "create the run") from None
+        raise mlflow_failure(exc, "create the run") from None
     return str(run.info.run_id)
 
 
@@ -486,56 +355,44 @@ def _finish(
     client: Any,
     job: TrainingJob,
     outcome: TrainingOutcome,
-    backend: str,
+    backend: ComputeBackend,
     log_file: Path,
-) -> tuple[str, dict[str, float], list[str]]:
-    """Close the run and find its model: (model URI, metrics, warnings).
+) -> _Finished:
+    """Close the run and find its model.
 
-    Local runs: parameters not logged by the command are logged, the log is attached as
-    `train.log`, and the run is marked FAILED/KILLED when the command did not complete.
-    Raises InputError when a completed command logged no model.
+    A run created here (the backend does not create runs): parameters not logged by the
+    command are logged, the log is attached as `train.log`, and the run is marked
+    FAILED/KILLED when the command did not complete, FINISHED when the command left it
+    running. When the tracking store cannot read the run, the backend's fallback model URI is
+    used, with a warning. Raises InputError when a completed command logged no model;
+    BackendError when MLflow fails.
     """
-    from mlflow.entities import Param
     from mlflow.exceptions import MlflowException
 
-    warnings: list[str] = []
     run_id = outcome.run_id
-    if backend == "local":
-        try:
-            run = client.get_run(run_id)
-            missing = [
-                Param(k, format_param(v)[:6000])
-                for k, v in job.params.items()
-                if k not in run.data.params
-            ]
-            if missing:
-                client.log_batch(run_id, params=missing)
-            if log_file.is_file() and log_file.stat().st_size:
-                client.log_artifact(run_id, str(log_file))
-        except MlflowException as exc:
-            raise _mlflow_failure(exc, f"update run {run_id}") from None
+    owned = not backend.creates_run
+    if owned:
+        _attach_params_and_log(client, job, run_id, log_file)
         if not outcome.succeeded:
-            status = "KILLED" if outcome.status == "canceled" else "FAILED"
-            _terminate(client, run_id, status)
-            return "", _metrics(client, run_id), warnings
+            _terminate(client, run_id, "KILLED" if outcome.status == "canceled" else "FAILED")
+            return _Finished("", _metrics(client, run_id), [])
     elif not outcome.succeeded:
-        return "", {}, warnings
+        return _Finished("", {}, [])
     try:
         run = client.get_run(run_id)
     except (MlflowException, OSError, ValueError) as exc:
-        if backend != "azureml":
-            raise _mlflow_failure(exc, f"read run {run_id}") from None
-        # The workspace's MLflow is not reachable from here (or not the configured store):
-        # point at the job's MLflow artifacts, which Azure ML can register from.
-        warnings.append(
+        fallback = backend.fallback_model_uri(run_id, MODEL_ARTIFACT)
+        if fallback is None:
+            raise mlflow_failure(exc, f"read run {run_id}") from None
+        warning = (
             f"run {run_id} is not in the tracking store {redact_uri(job.tracking_uri)} "
             f"({type(exc).__name__}); model-uri points at the job's MLflow artifacts"
         )
-        return f"azureml://jobs/{run_id}/outputs/artifacts/paths/{MODEL_ARTIFACT}", {}, warnings
+        return _Finished(fallback, {}, [warning])
     model_uri = _logged_model(client, run)
     metrics = {k: float(v) for k, v in run.data.metrics.items()}
     if model_uri is None:
-        if backend == "local":
+        if owned:
             _terminate(client, run_id, "FAILED")
         raise InputError(
             f"the training command finished but never logged a model to run {run_id};",
@@ -543,9 +400,29 @@ def _finish(
             f"name={MODEL_ARTIFACT!r}) within "
             "mlflow.start_run(run_id=os.environ['MLFLOW_RUN_ID']).",
         )
-    if backend == "local" and run.info.status == "RUNNING":
+    if owned and run.info.status == "RUNNING":
         _terminate(client, run_id, "FINISHED")
-    return model_uri, metrics, warnings
+    return _Finished(model_uri, metrics, [])
+
+
+def _attach_params_and_log(client: Any, job: TrainingJob, run_id: str, log_file: Path) -> None:
+    """Log the parameters the command did not log itself, and attach the log as `train.log`."""
+    from mlflow.entities import Param
+    from mlflow.exceptions import MlflowException
+
+    try:
+        run = client.get_run(run_id)
+        missing = [
+            Param(k, format_param(v)[:6000])
+            for k, v in job.params.items()
+            if k not in run.data.params
+        ]
+        if missing:
+            client.log_batch(run_id, params=missing)
+        if log_file.is_file() and log_file.stat().st_size:
+            client.log_artifact(run_id, str(log_file))
+    except MlflowException as exc:
+        raise mlflow_failure(exc, f"update run {run_id}") from None
 
 
 def _terminate(client: Any, run_id: str, status: str) -> None:
@@ -554,7 +431,7 @@ def _terminate(client: Any, run_id: str, status: str) -> None:
     try:
         client.set_terminated(run_id, status=status)
     except MlflowException as exc:
-        raise _mlflow_failure(exc, f"mark run {run_id} {status}") from None
+        raise mlflow_failure(exc, f"mark run {run_id} {status}") from None
 
 
 def _metrics(client: Any, run_id: str) -> dict[str, float]:
@@ -578,7 +455,7 @@ def _logged_model(client: Any, run: Any) -> str | None:
             )
         )
     except MlflowException as exc:
-        raise _mlflow_failure(exc, "search the run's logged models") from None
+        raise mlflow_failure(exc, "search the run's logged models") from None
     if not models:
         return None
     models.sort(key=lambda m: (m.name == MODEL_ARTIFACT, m.creation_timestamp or 0), reverse=True)
@@ -596,64 +473,3 @@ def _run_url(tracking_uri: str, client: Any, run_id: str) -> str:
     except (MlflowException, OSError):
         return ""
     return f"{tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
-
-
-# ---------------------------------------------------------------- reproduction
-
-
-def _original_run(client: Any, run_id: str) -> Any:
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return client.get_run(run_id)
-    except MlflowException as exc:
-        if getattr(exc, "error_code", "") in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-            raise InputError(
-                f"--reproduce: run {run_id} is not in the tracking store;",
-                hint="pass the run-id output of the training you want to reproduce.",
-            ) from None
-        raise _mlflow_failure(exc, f"read run {run_id}") from None
-
-
-def _check_reproducible(original: Any, settings: Settings, data: lineage.DataRecord | None) -> None:
-    """Raise InputError listing what differs between the run's record and this tree."""
-    tags = original.data.tags
-    run_id = original.info.run_id
-    differences: list[str] = []
-    recorded_commit = tags.get(lineage.TAG_COMMIT)
-    code = lineage.code_version(settings.train.working_dir)
-    if not recorded_commit:
-        differences.append("the run recorded no git commit")
-    elif code.commit is None:
-        differences.append("the training folder is not a git checkout")
-    elif code.commit != recorded_commit:
-        differences.append(
-            f"commit: the run used {recorded_commit[:12]}, the working tree is at "
-            f"{code.commit[:12]}"
-        )
-    if code.dirty and tags.get(lineage.TAG_DIRTY) != "true":
-        differences.append("the working tree has uncommitted changes to tracked files")
-    recorded_hash = tags.get(lineage.TAG_DATA_HASH)
-    if recorded_hash or data is not None:
-        if data is None:
-            differences.append("the run recorded training data but data.train is not set")
-        elif recorded_hash != data.hash:
-            differences.append(
-                f"data: the run used {tags.get(lineage.TAG_DATA_VERSION, '?')}, "
-                f"{data.path} is now {data.version}"
-            )
-    if differences:
-        checkout = f"git checkout {recorded_commit[:12]}" if recorded_commit else "git checkout"
-        raise InputError(
-            f"cannot reproduce run {run_id}: {'; '.join(differences)};",
-            hint=f"restore what it was made from ({checkout}, and `dvc checkout` for DVC data) "
-            "and run again.",
-        )
-
-
-def _compare(original: Any, metrics: dict[str, float], tolerance: float) -> Reproduction:
-    rows = tuple(
-        MetricDifference(name, float(value), metrics.get(name))
-        for name, value in sorted(original.data.metrics.items())
-    )
-    return Reproduction(original.info.run_id, tolerance, rows)

@@ -1,5 +1,7 @@
 """`LocalEndpoint`: the `Endpoint` interface over the local router's admin API, and its daemon.
 
+Starting and stopping the router process is `launcher`'s; this module holds the client side.
+
 Admin calls carry the router's admin token (`Authorization: Bearer`, read from the 0600
 `admin.token` in the state directory, which the router rewrites at every start); scoring calls
 need none.
@@ -8,14 +10,9 @@ need none.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -40,17 +37,25 @@ from mlops_actions.backends.local_endpoint._http import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_READ_TIMEOUT,
+)
+from mlops_actions.backends.local_endpoint.httpclient import (
     KeepAliveClient,
     Response,
     TimedOut,
     Unreachable,
 )
+from mlops_actions.backends.local_endpoint.launcher import (
+    ROUTER_MODULE,
+    WORKER_MODULE,
+    launch,
+    locked,
+    router_command,
+    stop_processes,
+)
 from mlops_actions.backends.local_endpoint.predlog import DURABILITY_MODES, Durability
 from mlops_actions.backends.local_endpoint.state import (
     Paths,
-    open_private,
     pid_alive,
-    process_runs_module,
     read_admin_token,
     read_state,
     secure,
@@ -58,8 +63,8 @@ from mlops_actions.backends.local_endpoint.state import (
 )
 from mlops_actions.errors import InputError
 
-ROUTER_MODULE = "mlops_actions.backends.local_endpoint.router"
-WORKER_MODULE = "mlops_actions.backends.local_endpoint.worker"
+__all__ = ["ROUTER_MODULE", "WORKER_MODULE", "LocalEndpoint"]
+
 _ADMIN_TIMEOUT = 10.0
 
 
@@ -116,7 +121,7 @@ class LocalEndpoint(Endpoint):
             )
         paths = Paths(state_dir.resolve())
         secure(paths)
-        with _locked(paths.lock):
+        with locked(paths.lock):
             running = cls._running(paths, refused_is_error=True)
             if running is not None:
                 return running
@@ -125,56 +130,17 @@ class LocalEndpoint(Endpoint):
             mode = durability or previous.get("durability") or "write"
             if mode not in DURABILITY_MODES:
                 raise InputError(f"durability must be one of {', '.join(DURABILITY_MODES)};")
-            command = [
-                sys.executable,
-                "-m",
-                ROUTER_MODULE,
-                "--daemonize",
-                "--state-dir",
-                str(paths.root),
-                "--port",
-                str(chosen_port),
-                "--name",
-                name,
-                "--durability",
-                str(mode),
-                "--max-body-bytes",
-                str(max_body_bytes),
-                "--read-timeout",
-                f"{read_timeout_seconds:g}",
-                "--max-connections",
-                str(max_connections),
-            ]
-            if preload is not None:
-                command += ["--preload", preload]
-            if port is None:
-                command.append("--port-fallback")  # the previous port may be taken by now
-            env = dict(os.environ)
-            if tracking_uri:
-                env["MLOPS_ENDPOINT_TRACKING_URI"] = tracking_uri
-            try:
-                launched = subprocess.run(
-                    command,
-                    capture_output=True,
-                    text=True,
-                    timeout=timeout_seconds,
-                    env=env,
-                    check=False,
-                    stdin=subprocess.DEVNULL,
-                )
-            except subprocess.TimeoutExpired:
-                raise EndpointError(
-                    f"the local endpoint did not start within {timeout_seconds:g} s;",
-                    hint=f"see {paths.router_log}.",
-                ) from None
-            line = (launched.stdout.strip().splitlines() or [""])[-1]
-            if launched.returncode != 0 or not line.startswith("ok "):
-                why = line.removeprefix("error ").strip() or launched.stderr.strip()[-300:]
-                raise EndpointError(
-                    f"the local endpoint did not start: {why};",
-                    hint=f"see {paths.router_log}.",
-                )
-            endpoint = cls(paths.root, line.split(" ", 1)[1].strip(), name)
+            command = router_command(
+                paths,
+                port=chosen_port,
+                fallback=port is None,  # the previous port may be taken by now
+                name=name,
+                durability=str(mode),
+                preload=preload,
+                limits=(max_body_bytes, read_timeout_seconds, max_connections),
+            )
+            url = launch(command, paths, tracking_uri, timeout_seconds)
+            endpoint = cls(paths.root, url, name)
             endpoint._wait_healthy(time.monotonic() + timeout_seconds)
             return endpoint
 
@@ -255,18 +221,7 @@ class LocalEndpoint(Endpoint):
         if running is not None:
             with contextlib.suppress(Unreachable, TimedOut):
                 running._http.request("POST", "/-/shutdown", b"{}", running._auth(), timeout=5.0)
-        deadline = time.monotonic() + timeout_seconds
-        if router_pid and _wait_gone(router_pid, deadline):
-            return was_running
-        if router_pid and pid_alive(router_pid) and process_runs_module(router_pid, ROUTER_MODULE):
-            _signal(router_pid, signal.SIGTERM)
-            if not _wait_gone(router_pid, time.monotonic() + 5):
-                _signal(router_pid, signal.SIGKILL)
-                _wait_gone(router_pid, time.monotonic() + 5)
-        for pid in workers:
-            # Workers are forked from multiprocessing's fork server: that is their command line.
-            if pid_alive(pid) and process_runs_module(pid, WORKER_MODULE, "multiprocessing"):
-                _signal(pid, signal.SIGKILL)
+        stop_processes(router_pid, workers, time.monotonic() + timeout_seconds)
         return was_running
 
     def status(self) -> dict[str, Any]:
@@ -523,30 +478,3 @@ def _info(value: Mapping[str, Any]) -> DeploymentInfo:
         state=state if state in ("starting", "ready", "failed", "stopped") else "failed",  # type: ignore[arg-type]
         error=str(value.get("error") or ""),
     )
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive lock on `path`, so two `up` calls start one router."""
-    fd = open_private(path)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
-def _signal(pid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, signum)
-
-
-def _wait_gone(pid: int, deadline: float) -> bool:
-    while time.monotonic() < deadline:
-        if not pid_alive(pid):
-            return True
-        time.sleep(0.05)
-    return not pid_alive(pid)

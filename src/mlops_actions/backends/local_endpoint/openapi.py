@@ -149,6 +149,9 @@ def _output_schema(outputs: Any) -> dict[str, Any]:
     return {}
 
 
+_REF = "#/components/schemas/"
+
+
 def document(
     *,
     endpoint: str,
@@ -159,7 +162,26 @@ def document(
     signature: dict[str, Any] | None,
 ) -> dict[str, Any]:
     """The OpenAPI 3.1 document of `POST /score` (and `/invocations`) for one deployment."""
-    signature = signature or {}
+    operation = _operation(model_name, model_version)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": f"{endpoint} scoring",
+            "version": str(model_version),
+            "description": f"Deployment {deployment} serving model {model_name} "
+            f"version {model_version}.",
+        },
+        "servers": [{"url": url}],
+        "paths": {
+            "/score": {"post": {**operation, "operationId": "score"}},
+            "/invocations": {"post": {**operation, "operationId": "invocations"}},
+        },
+        "components": {"schemas": _schemas(signature or {})},
+    }
+
+
+def _schemas(signature: dict[str, Any]) -> dict[str, Any]:
+    """The request bodies the signature's inputs allow, its predictions, and the error body."""
     schemas: dict[str, Any] = _request_schemas(signature.get("inputs"))
     prediction = _output_schema(signature.get("outputs"))
     schemas["AzurePredictions"] = {"type": "array", "items": prediction}
@@ -173,33 +195,12 @@ def document(
         "required": ["error"],
         "properties": {"error": {"type": "string"}},
     }
-    ref = "#/components/schemas/"
-    responses: dict[str, Any] = {
-        "200": {
-            "description": "one prediction per row: a bare list for `input_data`, "
-            "`{predictions: [...]}` for MLflow's bodies",
-            "headers": {
-                "x-request-id": {"schema": {"type": "string"}},
-                "azureml-model-deployment": {"schema": {"type": "string"}},
-            },
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "oneOf": [
-                            {"$ref": f"{ref}AzurePredictions"},
-                            {"$ref": f"{ref}MlflowPredictions"},
-                        ]
-                    }
-                }
-            },
-        }
-    }
-    for status, why in ERRORS.items():
-        responses[status] = {
-            "description": why,
-            "content": {"application/json": {"schema": {"$ref": f"{ref}Error"}}},
-        }
-    operation = {
+    return schemas
+
+
+def _operation(model_name: str, model_version: str) -> dict[str, Any]:
+    """The scoring operation: its headers, request body and answers."""
+    return {
         "summary": f"Score rows with {model_name} version {model_version}",
         "parameters": [
             {
@@ -223,28 +224,43 @@ def document(
                 "application/json": {
                     "schema": {
                         "oneOf": [
-                            {"$ref": f"{ref}AzureInputData"},
-                            {"$ref": f"{ref}DataframeSplit"},
-                            {"$ref": f"{ref}DataframeRecords"},
+                            {"$ref": f"{_REF}AzureInputData"},
+                            {"$ref": f"{_REF}DataframeSplit"},
+                            {"$ref": f"{_REF}DataframeRecords"},
                         ]
                     }
                 }
             },
         },
-        "responses": responses,
+        "responses": _responses(),
     }
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": f"{endpoint} scoring",
-            "version": str(model_version),
-            "description": f"Deployment {deployment} serving model {model_name} "
-            f"version {model_version}.",
-        },
-        "servers": [{"url": url}],
-        "paths": {
-            "/score": {"post": {**operation, "operationId": "score"}},
-            "/invocations": {"post": {**operation, "operationId": "invocations"}},
-        },
-        "components": {"schemas": schemas},
+
+
+def _responses() -> dict[str, Any]:
+    """The answers of the scoring operation: the predictions, and each error status."""
+    responses: dict[str, Any] = {
+        "200": {
+            "description": "one prediction per row: a bare list for `input_data`, "
+            "`{predictions: [...]}` for MLflow's bodies",
+            "headers": {
+                "x-request-id": {"schema": {"type": "string"}},
+                "azureml-model-deployment": {"schema": {"type": "string"}},
+            },
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "oneOf": [
+                            {"$ref": f"{_REF}AzurePredictions"},
+                            {"$ref": f"{_REF}MlflowPredictions"},
+                        ]
+                    }
+                }
+            },
+        }
     }
+    for status, why in ERRORS.items():
+        responses[status] = {
+            "description": why,
+            "content": {"application/json": {"schema": {"$ref": f"{_REF}Error"}}},
+        }
+    return responses
