@@ -146,7 +146,10 @@ def run_act(
         event_file = workspace.parent / f"{workspace.name}-event.json"
         event_file.write_text(json.dumps(payload), encoding="utf-8")
         argv += ["-e", str(event_file)]
-    for key, value in {"MLOPS_ACTIONS_CACHE": str(cache), **(env or {})}.items():
+    # The developer's uv cache (warm from `make venv`) instead of a cold one per session.
+    uv_cache = str(Path.home() / ".cache" / "uv")
+    defaults = {"MLOPS_ACTIONS_CACHE": str(cache), "UV_CACHE_DIR": uv_cache}
+    for key, value in {**defaults, **(env or {})}.items():
         argv += ["--env", f"{key}={value}"]
     for key, value in (secrets or {}).items():
         argv += ["-s", f"{key}={value}"]

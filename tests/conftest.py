@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
@@ -46,8 +47,14 @@ class CliRun:
     err: str
 
 
+class Mlops(Protocol):
+    """The `mlops` fixture: `mlops("train", "--json")` runs the CLI in this process."""
+
+    def __call__(self, *argv: str) -> CliRun: ...
+
+
 @pytest.fixture
-def mlops(capsys: pytest.CaptureFixture[str]) -> object:
+def mlops(capsys: pytest.CaptureFixture[str]) -> Mlops:
     """Run `mlops ARGS…` in-process; returns exit code and captured stdout/stderr."""
     from mlops_actions.cli import main
 
@@ -105,9 +112,18 @@ def tracking_uri(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def act_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One tool cache for the whole session, as a runner keeps the actions' environments."""
-    return tmp_path_factory.mktemp("act-tool-cache")
+def act_cache() -> Path:
+    """The actions' tool cache, kept across sessions as a self-hosted runner keeps it.
+
+    Building one action's environment takes 90–150 s; reusing it takes about 4 s. Reuse is safe:
+    an environment is keyed by its lock, the bootstrap lock, the Python and the trust scope, and
+    `scripts/action-install.sh` verifies its sealed manifest before every use (a tampered or
+    stale one is rebuilt). $MLOPS_TEST_ACT_CACHE chooses another folder.
+    """
+    default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    folder = Path(os.environ.get("MLOPS_TEST_ACT_CACHE") or default / "mlops-actions-test" / "act")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def _generated(out: Path, *extra: str) -> dict[str, bytes]:
@@ -133,3 +149,17 @@ def example_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
 def drifted_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     """Example data generated with `--drift 1.0` (data/*.csv): the current batch drifts."""
     return _generated(tmp_path_factory.mktemp("drifted-data"), "--drift", "1.0")
+
+
+@pytest.fixture
+def azureml_https(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> object:
+    """Open a FakeAzureML over HTTPS on 127.0.0.1: ``with azureml_https(fake) as https:`` sets
+    AZUREML_DEV_URL_MFE (unless ``control_plane=False``) and REQUESTS_CA_BUNDLE and gives
+    ``https.server``, ``https.session`` (a plain requests session) and ``https.ml_client`` (a
+    real MLClient over that session); see ``tests.fakes.azureml_rest.https_ml_client``."""
+    from tests.fakes.azureml_rest import https_ml_client
+
+    def open_https(fake: object, *, control_plane: bool = True) -> object:
+        return https_ml_client(fake, str(tmp_path), monkeypatch, control_plane=control_plane)  # type: ignore[arg-type]
+
+    return open_https

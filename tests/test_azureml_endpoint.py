@@ -30,7 +30,14 @@ from mlops_actions.backends.endpoint import (
     scoring_payload,
 )
 from mlops_actions.errors import BackendError, InputError
-from tests.fakes.azureml_rest import FakeAzureML, FakeCredential, make_ml_client, make_session
+from tests.fakes.azureml_rest import (
+    FakeAzureML,
+    FakeCredential,
+    fake_jwt,
+    make_ml_client,
+    make_session,
+    make_transport,
+)
 
 EP = "credit-ep"
 ROW = {"age": 41, "utilisation": 0.3}
@@ -48,8 +55,6 @@ def fake() -> Iterator[FakeAzureML]:
 def make_endpoint(
     fake: FakeAzureML, *, session: Any = None, credential: Any = None, **spec: Any
 ) -> AzureMLEndpoint:
-    from azure.core.pipeline.transport import RequestsTransport
-
     settings = AzureEndpointSpec(
         fake.subscription_id,
         fake.resource_group,
@@ -62,9 +67,7 @@ def make_endpoint(
         ml_client=make_ml_client(fake),
         credential=credential or FakeCredential(fake.token),
         session=session or make_session(fake),
-        metrics_client_options={
-            "transport": RequestsTransport(session=make_session(fake), session_owner=False)
-        },
+        metrics_client_options={"transport": make_transport(fake)},
     )
 
 
@@ -277,18 +280,8 @@ def test_endpoint_that_cannot_be_created(fake: FakeAzureML) -> None:
 
 
 def test_rejected_credentials_say_how_to_log_in(fake: FakeAzureML) -> None:
-    from azure.ai.ml import MLClient
-    from azure.core.pipeline.transport import RequestsTransport
-
-    from tests.fakes.azureml_rest import fake_jwt
-
-    client = MLClient(
-        FakeCredential(fake_jwt("00000000-0000-0000-0000-0000000000ff")),  # not the fake's token
-        fake.subscription_id,
-        fake.resource_group,
-        fake.workspace,
-        transport=RequestsTransport(session=make_session(fake), session_owner=False),
-    )
+    not_the_fakes_token = FakeCredential(fake_jwt("00000000-0000-0000-0000-0000000000ff"))
+    client = make_ml_client(fake, credential=not_the_fakes_token)
     endpoint = AzureMLEndpoint(
         AzureEndpointSpec(fake.subscription_id, fake.resource_group, fake.workspace, EP),
         ml_client=client,
@@ -362,20 +355,15 @@ def test_error_answers_are_invocations_counted_by_class(blue_green: AzureMLEndpo
 
 
 def test_client_timeout_is_504_and_a_refused_connection_is_an_endpoint_error(
-    fake: FakeAzureML, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fake: FakeAzureML, azureml_https: Any
 ) -> None:
-    """Over real HTTPS on 127.0.0.1 (the in-process adapter cannot time out)."""
-    import requests
-
-    from tests.fakes.azureml_rest import serve_https
-
-    with serve_https(fake, str(tmp_path)) as server, requests.Session() as session:
-        # requests prefers REQUESTS_CA_BUNDLE to a session's own `verify`
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", server.ca_file)
-        endpoint = make_endpoint(fake, session=session)
+    """Scoring over real HTTPS on 127.0.0.1 (the in-process adapter cannot time out); the
+    control plane stays on the adapter, so it still answers once the server is gone."""
+    with azureml_https(fake, control_plane=False) as https:
+        endpoint = make_endpoint(fake, session=https.session)
         deploy(endpoint, "slow", "1")
         endpoint.set_traffic(TrafficSplit.only("slow"))
-        assert endpoint.url.startswith(server.base_url)
+        assert endpoint.url.startswith(https.server.base_url)
 
         def slow(body: Any, headers: dict[str, str]) -> tuple[int, Any]:
             time.sleep(0.5)

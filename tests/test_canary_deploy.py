@@ -97,7 +97,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
         LocalEndpoint.down(state_dir)
 
 
-def deploy(project: Project, mlops, *args: str, config: Path | None = None):  # type: ignore[no-untyped-def]
+def deploy(project: Project, mlops, *args: str, config: Path | None = None):
     run = mlops("canary-deploy", "--config", str(config or project.config), "--json", *args)
     outputs = json.loads(run.out) if run.out.strip() else {}
     return run, outputs
@@ -112,7 +112,7 @@ def assert_back_on_champion(project: Project, champion: tuple[str, str], failed:
     assert project.endpoint.get_deployment(name).ready  # type: ignore[union-attr]
 
 
-def test_first_deployment_goes_direct_and_promotes(project: Project, mlops) -> None:  # type: ignore[no-untyped-def]
+def test_first_deployment_goes_direct_and_promotes(project: Project, mlops) -> None:
     version = project.store.version(MODEL)
     run, out = deploy(project, mlops, "--model-version", version, "--strategy", "direct")
     assert run.code == 0, run.err
@@ -127,7 +127,7 @@ def test_first_deployment_goes_direct_and_promotes(project: Project, mlops) -> N
 
 def test_canary_promotes_through_its_steps_despite_few_metric_errors(
     project: Project,
-    mlops,  # type: ignore[no-untyped-def]
+    mlops,
 ) -> None:
     old = project.champion()
     version = project.store.version(MODEL, offset=0.2)
@@ -142,7 +142,7 @@ def test_canary_promotes_through_its_steps_despite_few_metric_errors(
     assert project.endpoint.get_traffic() == TrafficSplit.only(name)
 
 
-def test_shadow_compares_before_live_traffic(project: Project, mlops, github_job) -> None:  # type: ignore[no-untyped-def]
+def test_shadow_compares_before_live_traffic(project: Project, mlops, github_job) -> None:
     live = project.champion()
     version = project.store.version(MODEL, offset=0.1)
     config = project.variant("shadow.yaml", strategy="shadow")
@@ -155,7 +155,7 @@ def test_shadow_compares_before_live_traffic(project: Project, mlops, github_job
     assert github_job.outputs()["outcome"] == "promoted"
 
 
-def test_blue_green_switches_after_the_zero_percent_test(project: Project, mlops) -> None:  # type: ignore[no-untyped-def]
+def test_blue_green_switches_after_the_zero_percent_test(project: Project, mlops) -> None:
     version = project.store.version(MODEL, offset=0.3)
     run, out = deploy(project, mlops, "--model-version", version, "--strategy", "blue-green")
     assert run.code == 0, run.err
@@ -193,7 +193,7 @@ def test_blue_green_switches_after_the_zero_percent_test(project: Project, mlops
 )
 def test_failures_roll_back_to_the_champion(
     project: Project,
-    mlops,  # type: ignore[no-untyped-def]
+    mlops,
     faults: dict[str, object],
     flags: tuple[str, ...],
     reason: str,
@@ -212,7 +212,7 @@ def test_failures_roll_back_to_the_champion(
     assert time.monotonic() - started < 60
 
 
-def test_no_traffic_is_a_failure_not_a_pass(project: Project, mlops) -> None:  # type: ignore[no-untyped-def]
+def test_no_traffic_is_a_failure_not_a_pass(project: Project, mlops) -> None:
     champion = project.champion()
     version = project.store.version(MODEL, offset=0.4)
     config = project.variant("no-traffic.yaml", source="endpoint")  # no probe, no users
@@ -222,7 +222,7 @@ def test_no_traffic_is_a_failure_not_a_pass(project: Project, mlops) -> None:  #
     assert_back_on_champion(project, champion, deployment_name(MODEL, version))
 
 
-def test_metric_provider_errors_over_their_limit_fail(project: Project, mlops) -> None:  # type: ignore[no-untyped-def]
+def test_metric_provider_errors_over_their_limit_fail(project: Project, mlops) -> None:
     champion = project.champion()
     version = project.store.version(MODEL, offset=0.4)
     project.endpoint.inject_metric_failures(1000)
@@ -235,7 +235,7 @@ def test_metric_provider_errors_over_their_limit_fail(project: Project, mlops) -
     assert_back_on_champion(project, champion, deployment_name(MODEL, version))
 
 
-def test_progress_deadline(project: Project, mlops) -> None:  # type: ignore[no-untyped-def]
+def test_progress_deadline(project: Project, mlops) -> None:
     champion = project.champion()
     version = project.store.version(MODEL, offset=0.4)
     config = project.variant(
@@ -247,7 +247,7 @@ def test_progress_deadline(project: Project, mlops) -> None:  # type: ignore[no-
     assert_back_on_champion(project, champion, deployment_name(MODEL, version))
 
 
-def test_failure_during_promotion_rolls_back(project: Project, mlops) -> None:  # type: ignore[no-untyped-def]
+def test_failure_during_promotion_rolls_back(project: Project, mlops) -> None:
     import mlflow
 
     champion = project.champion()
@@ -337,7 +337,7 @@ def _kill_9_at_the_first_step(project: Project, config: Path, version: str) -> N
         proc.wait()
 
 
-def test_a_rollout_killed_at_50_percent_is_recovered(project: Project, mlops) -> None:  # type: ignore[no-untyped-def]
+def test_a_rollout_killed_at_50_percent_is_recovered(project: Project, mlops) -> None:
     champion = project.champion()
     version = project.store.version(MODEL, offset=0.75)
     name = deployment_name(MODEL, version)
@@ -355,7 +355,7 @@ def test_a_rollout_killed_at_50_percent_is_recovered(project: Project, mlops) ->
     assert json.loads(again.out)["outcome"] == "nothing-to-recover"  # idempotent
 
 
-def test_a_rerun_after_a_kill_recovers_then_rolls_out(project: Project, mlops) -> None:  # type: ignore[no-untyped-def]
+def test_a_rerun_after_a_kill_recovers_then_rolls_out(project: Project, mlops) -> None:
     version = project.store.version(MODEL, offset=0.8)
     _kill_9_at_the_first_step(project, project.variant("kill2.yaml", step_duration_seconds="30"),
                               version)  # fmt: skip
@@ -369,7 +369,7 @@ def test_a_rerun_after_a_kill_recovers_then_rolls_out(project: Project, mlops) -
     assert project.champion() == (version, deployment_name(MODEL, version))
 
 
-def test_a_kill_after_the_alias_moved_finishes_the_promotion(project: Project, mlops) -> None:  # type: ignore[no-untyped-def]
+def test_a_kill_after_the_alias_moved_finishes_the_promotion(project: Project, mlops) -> None:
     from mlops_actions.backends.endpoint import DeploymentSpec
     from mlops_actions.registry import ModelRegistry
 
@@ -402,7 +402,7 @@ def test_a_kill_after_the_alias_moved_finishes_the_promotion(project: Project, m
 )
 def test_malformed_deploy_config_exits_2_and_changes_nothing(
     project: Project,
-    mlops,  # type: ignore[no-untyped-def]
+    mlops,
     changes: dict[str, str],
     message: str,
 ) -> None:
@@ -415,7 +415,7 @@ def test_malformed_deploy_config_exits_2_and_changes_nothing(
     assert project.champion() == champion
 
 
-def test_a_missing_smoke_cases_file_exits_2_before_any_deployment(project: Project, mlops) -> None:  # type: ignore[no-untyped-def]
+def test_a_missing_smoke_cases_file_exits_2_before_any_deployment(project: Project, mlops) -> None:
     champion = project.champion()
     before = {d.name for d in project.endpoint.list_deployments()}
     version = project.store.version(MODEL, offset=0.4)
@@ -435,7 +435,7 @@ def test_a_missing_smoke_cases_file_exits_2_before_any_deployment(project: Proje
     assert project.champion() == champion
 
 
-def test_unknown_version_exits_2(project: Project, mlops) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_version_exits_2(project: Project, mlops) -> None:
     run = mlops("canary-deploy", "--config", str(project.config), "--model-version", "999")
     assert run.code == 2 and "has no version '999'" in run.err
 

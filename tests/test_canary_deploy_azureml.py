@@ -33,7 +33,13 @@ from mlops_actions.backends.endpoint import (
     deployment_name,
     scoring_payload,
 )
-from tests.fakes.azureml_rest import FakeAzureML, FakeCredential, make_ml_client, make_session
+from tests.fakes.azureml_rest import (
+    FakeAzureML,
+    FakeCredential,
+    make_ml_client,
+    make_session,
+    make_transport,
+)
 from tests.fault_model import Store, golden_cases, session_store
 
 pytestmark = pytest.mark.slow
@@ -43,13 +49,14 @@ EP = "azure-canary-ep"
 DEPLOY = {
     "strategy": "canary",
     "steps": "[50, 100]",
-    "step_duration_seconds": "0.5",
+    # probes every 0.1 s: about 10 requests a step when idle, 3 or more even at load 8 on 2 cores
+    "step_duration_seconds": "1",
     "max_error_rate": "0.05",
     # generous: the fake's latency is real scoring time, slow on a loaded 2-core machine
     "max_p95_latency_ms": "2000",
-    "min_requests": "5",
+    "min_requests": "3",
     "shadow_percent": "50",
-    "shadow_duration_seconds": "0.5",
+    "shadow_duration_seconds": "1",
     "progress_deadline_seconds": "30",
     "ready_timeout_seconds": "10",
     "rollback_grace_seconds": "0",
@@ -201,16 +208,12 @@ class Azure:
         return load_settings(write_config(self.folder, self.store, self.fake, **changes))
 
     def endpoint(self, settings: Any) -> AzureMLEndpoint:
-        from azure.core.pipeline.transport import RequestsTransport
-
         return AzureMLEndpoint.from_settings(
             settings,
             ml_client=make_ml_client(self.fake),
             credential=FakeCredential(self.fake.token),
             session=make_session(self.fake),
-            metrics_client_options={
-                "transport": RequestsTransport(session=make_session(self.fake), session_owner=False)
-            },
+            metrics_client_options={"transport": make_transport(self.fake)},
         )
 
     def registry(self) -> Any:
@@ -296,7 +299,8 @@ def test_canary_with_probe_traffic_promotes(azure: Azure) -> None:
     assert azure.registry().champion_version(MODEL) == azure.challenger
     assert result.endpoint_url == azure.fake.scoring_uri(EP)
     assert result.smoke is not None and result.smoke.passed
-    assert result.smoke.parity_rows == 5 and result.smoke.parity_max_diff == 0
+    assert result.smoke.parity_rows == 5
+    assert result.smoke.parity_max_diff == pytest.approx(0.0, abs=1e-9)
     assert [p.name for p in result.phases] == [
         "create",
         "smoke test",
@@ -460,14 +464,12 @@ print(json.dumps({{
 
 
 def test_cli_canary_deploy_over_loopback_https(
-    azure: Azure, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlops: Any
+    azure: Azure, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlops: Any, azureml_https: Any
 ) -> None:
     """`mlops smoke-test` and `mlops canary-deploy` with deploy.backend azureml and nothing
     injected: open_endpoint builds the production client (DefaultAzureCredential), which finds
     a logged-in Azure CLI on PATH (a stub), reaches the fake over TLS on 127.0.0.1
     (AZUREML_DEV_URL_MFE, REQUESTS_CA_BUNDLE) and scores through the same connection."""
-    from tests.fakes.azureml_rest import serve_https
-
     fake = azure.fake
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -484,10 +486,8 @@ def test_cli_canary_deploy_over_loopback_https(
     stub.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "AzureCliCredential")
-    with serve_https(fake, str(tmp_path)) as server:
-        monkeypatch.setenv("AZUREML_DEV_URL_MFE", server.base_url)
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", server.ca_file)
-        monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    with azureml_https(fake) as https:
+        server = https.server
         # the endpoint was made before the server ran: its scoring URI points at the fake's host
         fake.endpoints[EP]["properties"]["scoringUri"] = fake.scoring_uri(EP)
         config = write_config(azure.folder, azure.store, fake)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
 
 import pytest
 
+from mlops_actions.commands import all_commands
 from mlops_actions.commands.parser import build_parser
-from tests.conftest import python_env
+from tests.conftest import REPO, python_env
 
 HEAVY = (
     "mlflow",
@@ -20,17 +22,26 @@ HEAVY = (
     "pandas",
     "pydantic",
 )
-ALL_STEPS = [
-    "validate-data",
-    "train-azureml",
-    "train",
-    "compare-champion",
-    "register",
-    "canary-deploy",
-    "smoke-test",
-    "drift-report",
-]
-ALL_COMMANDS = [*ALL_STEPS, "pipeline", "init", "endpoint", "lineage", "config"]
+
+
+def _command_lines() -> list[list[str]]:
+    """Every subcommand, alias and nested subcommand the parser knows, e.g. ``["config",
+    "check"]``; derived from ``all_commands()`` through the parser, so a new command is covered."""
+    found: list[list[str]] = []
+
+    def walk(parser: argparse.ArgumentParser, prefix: list[str]) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    found.append([*prefix, name])
+                    walk(sub, [*prefix, name])
+
+    walk(build_parser(), [])
+    return found
+
+
+COMMAND_NAMES = [name for command in all_commands() for name in (command.name, *command.aliases)]
+COMMAND_LINES = _command_lines()
 
 
 def _modules_after(argv: list[str]) -> set[str]:
@@ -49,21 +60,26 @@ def _modules_after(argv: list[str]) -> set[str]:
 
 @pytest.mark.parametrize(
     "argv",
-    [["--help"], *[[c, "--help"] for c in ALL_COMMANDS], ["config", "check", "--help"]],
+    [["--help"], *[[*line, "--help"] for line in COMMAND_LINES]],
     ids=lambda a: " ".join(a),
 )
 def test_help_imports_no_heavy_library(argv: list[str]) -> None:
     assert _modules_after(argv) == set()
 
 
+def test_every_command_and_alias_is_a_subcommand() -> None:
+    top_level = {line[0] for line in COMMAND_LINES}
+    assert set(COMMAND_NAMES) == top_level
+    assert {"validate-data", "train", "performance-report", "config"} <= top_level
+
+
 def test_every_action_has_a_subcommand() -> None:
-    parser = build_parser()
-    choices = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
-    for name in [*ALL_COMMANDS, "performance-report"]:
-        assert name in choices
+    actions = sorted(p.parent.name for p in (REPO / "actions").glob("*/action.yml"))
+    assert actions, "no generated actions found"
+    assert set(actions) <= set(COMMAND_NAMES)
 
 
-def test_global_options_work_before_and_after_the_subcommand(tmp_path, mlops) -> None:  # type: ignore[no-untyped-def]
+def test_global_options_work_before_and_after_the_subcommand(tmp_path, mlops) -> None:
     from tests.test_config import write_runnable
 
     config = write_runnable(tmp_path)
@@ -74,7 +90,7 @@ def test_global_options_work_before_and_after_the_subcommand(tmp_path, mlops) ->
     assert json.loads(after.out)["model-name"] == "churn"
 
 
-def test_report_dir_receives_summary_and_outputs(tmp_path, mlops) -> None:  # type: ignore[no-untyped-def]
+def test_report_dir_receives_summary_and_outputs(tmp_path, mlops) -> None:
     from tests.test_config import write_runnable
 
     config = write_runnable(tmp_path)
@@ -85,7 +101,7 @@ def test_report_dir_receives_summary_and_outputs(tmp_path, mlops) -> None:  # ty
     assert "is valid" in (reports / "config-check.md").read_text()
 
 
-def test_outputs_and_summary_on_github(tmp_path, mlops, github_job) -> None:  # type: ignore[no-untyped-def]
+def test_outputs_and_summary_on_github(tmp_path, mlops, github_job) -> None:
     from tests.test_config import write_runnable
 
     config = write_runnable(tmp_path)
@@ -96,7 +112,7 @@ def test_outputs_and_summary_on_github(tmp_path, mlops, github_job) -> None:  # 
     assert "is valid" in github_job.summary.read_text()
 
 
-def test_json_mode_failure_is_one_object(tmp_path, mlops) -> None:  # type: ignore[no-untyped-def]
+def test_json_mode_failure_is_one_object(tmp_path, mlops) -> None:
     result = mlops("drift-report", "--config", str(tmp_path / "missing.yaml"), "--json")
     assert result.code == 2
     payload = json.loads(result.out)
@@ -116,7 +132,7 @@ def test_bad_flags_exit_2_with_one_line() -> None:
     assert "unrecognized arguments: --no-such-flag" in proc.stderr
 
 
-def test_no_command_prints_help_and_exits_2(mlops) -> None:  # type: ignore[no-untyped-def]
+def test_no_command_prints_help_and_exits_2(mlops) -> None:
     result = mlops()
     assert result.code == 2
     assert "usage: mlops" in result.err
@@ -131,7 +147,7 @@ def test_console_script_version() -> None:
     assert exe.stdout.strip() == f"mlops-actions {__version__}"
 
 
-def test_action_inputs_arrive_as_environment(tmp_path, mlops, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_action_inputs_arrive_as_environment(tmp_path, mlops, monkeypatch) -> None:
     from tests.test_config import write_runnable
 
     config = write_runnable(tmp_path)
@@ -145,7 +161,7 @@ def test_action_inputs_arrive_as_environment(tmp_path, mlops, monkeypatch) -> No
     assert (tmp_path / "flag" / "config-check.json").exists()
 
 
-def test_action_input_conversion_errors_exit_2(tmp_path, mlops, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_action_input_conversion_errors_exit_2(tmp_path, mlops, monkeypatch) -> None:
     monkeypatch.setenv("MLOPS_INPUT_TASK", "clustering")
     result = mlops("init", str(tmp_path), "--model-name", "m")
     assert result.code == 2
@@ -157,7 +173,7 @@ def test_action_input_conversion_errors_exit_2(tmp_path, mlops, monkeypatch) -> 
     assert result.code == 2 and "expected true or false" in result.err
 
 
-def test_required_flags_may_come_as_action_inputs(tmp_path, mlops, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_required_flags_may_come_as_action_inputs(tmp_path, mlops, monkeypatch) -> None:
     missing = mlops("compare-champion", "--config", str(tmp_path / "none.yaml"))
     assert missing.code == 2
     assert "the following arguments are required: --candidate" in missing.err
@@ -170,7 +186,7 @@ def test_required_flags_may_come_as_action_inputs(tmp_path, mlops, monkeypatch) 
 
 
 @pytest.mark.parametrize(("raw", "expected"), [("false", False), ("TRUE", True), ("", True)])
-def test_boolean_optional_inputs_read_true_and_false(monkeypatch, raw: str, expected) -> None:  # type: ignore[no-untyped-def]
+def test_boolean_optional_inputs_read_true_and_false(monkeypatch, raw: str, expected) -> None:
     # `fail-if-worse: "false"` must mean --no-fail-if-worse; empty keeps the default (true).
     from mlops_actions.commands.parser import apply_action_inputs, subcommands
 

@@ -246,7 +246,7 @@ def test_metrics_count_error_classes_and_latency(endpoint: LocalEndpoint, store:
     assert endpoint.metrics(flaky, 0.2).requests == 0  # outside the window
 
 
-def test_the_cli_drives_the_endpoint(endpoint: LocalEndpoint, store: Store, mlops) -> None:  # type: ignore[no-untyped-def]
+def test_the_cli_drives_the_endpoint(endpoint: LocalEndpoint, store: Store, mlops) -> None:
     state_dir = str(endpoint.paths.root)
     up = mlops("endpoint", "up", "--state-dir", state_dir, "--json")
     assert up.code == 0, up.err
@@ -266,7 +266,7 @@ def test_the_cli_drives_the_endpoint(endpoint: LocalEndpoint, store: Store, mlop
     assert bad.code == 2 and "not valid JSON" in bad.err
 
 
-def test_monitoring_counts_users_requests_only(  # type: ignore[no-untyped-def]
+def test_monitoring_counts_users_requests_only(
     endpoint: LocalEndpoint, store: Store, mlops, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Probe and smoke requests (sent with the source header, as canary-deploy and smoke-test
@@ -341,7 +341,7 @@ def test_monitoring_counts_users_requests_only(  # type: ignore[no-untyped-def]
 def test_kill_9_loses_no_acknowledged_prediction_and_up_restores(
     endpoint: LocalEndpoint,
     store: Store,
-    mlops,  # type: ignore[no-untyped-def]
+    mlops,
 ) -> None:
     state_dir = endpoint.paths.root
     name = deploy(endpoint, store)

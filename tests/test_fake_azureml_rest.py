@@ -11,20 +11,16 @@ import pytest
 
 pytest.importorskip("azure.ai.ml")
 
-import requests
-from azure.ai.ml import Input, MLClient, Output, command
+from azure.ai.ml import Input, Output, command
 from azure.ai.ml.entities import ManagedOnlineDeployment, ManagedOnlineEndpoint, Model
 from azure.ai.ml.exceptions import JobException, MlException
 from azure.ai.ml.sweep import Uniform
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from azure.core.pipeline.transport import RequestsTransport
 
 from tests.fakes.azureml_rest import (
     FakeAzureML,
-    FakeCredential,
     make_ml_client,
     make_session,
-    serve_https,
 )
 
 TERMINAL = {"Completed", "Failed", "Canceled"}
@@ -449,6 +445,31 @@ def test_unknown_routes_are_recorded(fake: FakeAzureML) -> None:
     fake.unhandled.clear()
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status", "unhandled"),
+    [
+        ("GET", "/computes/cpu-cluster", 200, False),
+        ("GET", "/Computes/nope", 404, False),  # the service's own 404
+        ("POST", "/datastores/nope/anything", 404, False),  # unknown name: 404 on any sub-path
+        ("POST", "/datastores/workspaceblobstore/anything", 404, True),  # known: no such route
+        ("PATCH", "/jobs/nope", 404, False),
+        ("PUT", "/environments", 404, True),
+        ("GET", "/onlineEndpoints/nope/deployments/blue/skus", 404, False),
+    ],
+)
+def test_route_table_answers_unknown_names_and_unknown_routes_apart(
+    fake: FakeAzureML, method: str, path: str, status: int, unhandled: bool
+) -> None:
+    url = f"https://management.azure.com{fake.workspace_arm_id}{path}"
+    resp = make_session(fake).request(
+        method, url, headers={"Authorization": f"Bearer {fake.token}"}, json={}
+    )
+    assert resp.status_code == status
+    assert bool(fake.unhandled) is unhandled
+    if unhandled:
+        assert resp.json()["error"]["code"] == "NoRoute"
+
+
 def test_control_plane_requires_the_bearer_token(fake: FakeAzureML) -> None:
     resp = make_session(fake).get(f"https://management.azure.com{fake.workspace_arm_id}")
     assert resp.status_code == 401
@@ -464,20 +485,10 @@ def test_workspace_and_discovery(ml_client: Any, fake: FakeAzureML) -> None:
     assert ml_client.environments.get("sklearn-env", label="latest").version == "2"
 
 
-def test_same_fake_over_https_loopback(
-    fake: FakeAzureML, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_same_fake_over_https_loopback(fake: FakeAzureML, azureml_https: Any) -> None:
     """No injected adapter: a plain requests session over TLS to 127.0.0.1."""
-    with serve_https(fake, str(tmp_path)) as server, requests.Session() as session:
-        monkeypatch.setenv("AZUREML_DEV_URL_MFE", server.base_url)
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", server.ca_file)
-        ml_client = MLClient(
-            FakeCredential(fake.token),
-            fake.subscription_id,
-            fake.resource_group,
-            fake.workspace,
-            transport=RequestsTransport(session=session, session_owner=False),
-        )
+    with azureml_https(fake) as https:
+        server, session, ml_client = https.server, https.session, https.ml_client
         job = ml_client.jobs.create_or_update(_train())
         assert _wait(ml_client, job.name) == ["Queued", "Running", "Completed"]
         ep = ml_client.online_endpoints.begin_create_or_update(

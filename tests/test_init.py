@@ -25,7 +25,7 @@ def _config(repo: Path) -> dict:  # type: ignore[type-arg]
     return yaml.safe_load((repo / "mlops.yaml").read_text())  # type: ignore[no-any-return]
 
 
-def test_init_reads_the_data_and_writes_a_runnable_repository(churn_repo: Path, mlops) -> None:  # type: ignore[no-untyped-def]
+def test_init_reads_the_data_and_writes_a_runnable_repository(churn_repo: Path, mlops) -> None:
     result = mlops("init", str(churn_repo), "--ref", SHA, "--json")
     assert result.code == 0, result.err
     outputs = json.loads(result.out)
@@ -71,7 +71,7 @@ def test_init_reads_the_data_and_writes_a_runnable_repository(churn_repo: Path, 
     assert list(pr[True]) == ["pull_request"]  # never pull_request_target
 
 
-def test_init_infers_regression_with_a_relative_margin_and_ranges(tmp_path: Path, mlops) -> None:  # type: ignore[no-untyped-def]
+def test_init_infers_regression_with_a_relative_margin_and_ranges(tmp_path: Path, mlops) -> None:
     repo = tmp_path / "prices"
     write_split(repo, house_prices(900, seed=5), holdout_share=0.2)
     result = mlops("init", str(repo), "--ref", SHA, "--target", "price_k", "--json")
@@ -91,7 +91,7 @@ def test_init_infers_regression_with_a_relative_margin_and_ranges(tmp_path: Path
 
 def test_rerunning_init_changes_nothing_and_force_keeps_the_users_code(
     churn_repo: Path, mlops
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     (churn_repo / ".gitignore").write_text("*.log\n.mlops/\n")
     assert mlops("init", str(churn_repo), "--ref", SHA).code == 0
     ignored = (churn_repo / ".gitignore").read_text()
@@ -122,7 +122,7 @@ def test_rerunning_init_changes_nothing_and_force_keeps_the_users_code(
 )
 def test_init_refuses_what_it_cannot_use(
     churn_repo: Path,
-    mlops,  # type: ignore[no-untyped-def]
+    mlops,
     args: list[str],
     fragments: list[str],
 ) -> None:

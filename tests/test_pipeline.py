@@ -34,6 +34,12 @@ def example(tmp_path: Path) -> Iterator[Path]:
         capture_output=True,
         env=python_env(),
     )
+    # A loaded 2-core machine serves the example's model at a p95 near its 250 ms limit: these
+    # tests judge the pipeline, not the machine (the slow-model test breaks the limit on purpose).
+    config = copy / "mlops.yaml"
+    config.write_text(
+        config.read_text().replace("max_p95_latency_ms: 250", "max_p95_latency_ms: 1000")
+    )
     yield copy
     from mlops_actions.backends.local_endpoint import LocalEndpoint
 
@@ -52,7 +58,7 @@ def _endpoint_running(example: Path) -> bool:
 
 
 @pytest.mark.slow
-def test_pipeline_promotes_a_first_model_then_stops_a_worse_one(example: Path, mlops) -> None:  # type: ignore[no-untyped-def]
+def test_pipeline_promotes_a_first_model_then_stops_a_worse_one(example: Path, mlops) -> None:
     config = str(example / "mlops.yaml")
     first = mlops("pipeline", "run", "--approve", "--config", config, "--json")
     assert first.code == 0, first.err[-3000:]
@@ -83,7 +89,7 @@ def test_pipeline_promotes_a_first_model_then_stops_a_worse_one(example: Path, m
     assert json.loads(stopped.out)["endpoint-state"] == "stopped" and not _endpoint_running(example)
 
 
-def test_pipeline_stops_at_invalid_data(example: Path, mlops) -> None:  # type: ignore[no-untyped-def]
+def test_pipeline_stops_at_invalid_data(example: Path, mlops) -> None:
     train = example / "data" / "train.csv"
     lines = train.read_text().splitlines()
     # A negative age breaks the suite's range expectation.
@@ -101,7 +107,7 @@ def test_pipeline_stops_at_invalid_data(example: Path, mlops) -> None:  # type: 
     assert outputs["endpoint-state"] == "not running"
 
 
-def test_pipeline_without_approval_does_not_deploy(example: Path, mlops) -> None:  # type: ignore[no-untyped-def]
+def test_pipeline_without_approval_does_not_deploy(example: Path, mlops) -> None:
     # No terminal to ask and no --approve: the approval is refused, nothing is deployed.
     result = mlops("pipeline", "run", "--config", str(example / "mlops.yaml"), "--json")
     assert result.code == 1
@@ -112,7 +118,7 @@ def test_pipeline_without_approval_does_not_deploy(example: Path, mlops) -> None
     assert "pass --approve" in result.err
 
 
-def test_pipeline_with_bad_config_exits_2(tmp_path: Path, mlops) -> None:  # type: ignore[no-untyped-def]
+def test_pipeline_with_bad_config_exits_2(tmp_path: Path, mlops) -> None:
     (tmp_path / "mlops.yaml").write_text("model: {name: x}\n")
     result = mlops("pipeline", "run", "--config", str(tmp_path / "mlops.yaml"))
     assert result.code == 2
@@ -120,13 +126,12 @@ def test_pipeline_with_bad_config_exits_2(tmp_path: Path, mlops) -> None:  # typ
 
 
 @pytest.mark.slow
-def test_pipeline_rolls_back_a_model_too_slow_to_serve(example: Path, mlops) -> None:  # type: ignore[no-untyped-def]
+def test_pipeline_rolls_back_a_model_too_slow_to_serve(example: Path, mlops) -> None:
     config_file = example / "mlops.yaml"
     # A weaker first champion (under a lower floor), so that the slow model is better offline.
-    # Generous latency limits, so that only the slow model breaks them on a loaded machine, and
-    # five parity rows, so that its smoke test stays short.
+    # A generous smoke latency budget, so that only the slow model breaks it on a loaded machine,
+    # and five parity rows, so that its smoke test stays short.
     text = config_file.read_text().replace("roc_auc: 0.7", "roc_auc: 0.6")
-    text = text.replace("max_p95_latency_ms: 250", "max_p95_latency_ms: 1000")
     text = text.replace("latency_budget_ms: 500", "latency_budget_ms: 1000\n  parity_rows: 5")
     config_file.write_text(text)
     config = str(config_file)

@@ -141,7 +141,7 @@ def test_caller_templates_fit_the_reusable_workflows_at_the_release(
         assert required <= set(job.get("with") or {}), workflow
 
 
-def test_the_release_reads_what_init_writes(release_tree: Path, tmp_path: Path, mlops) -> None:  # type: ignore[no-untyped-def]
+def test_the_release_reads_what_init_writes(release_tree: Path, tmp_path: Path, mlops) -> None:
     """The pinned actions read the config this package's `mlops init` writes."""
     (tmp_path / "data").mkdir()
     rows = "".join(f"{i % 7}.5,{i % 3},{i % 2}\n" for i in range(40))

@@ -59,7 +59,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
 
 
 @pytest.mark.slow
-def test_a_healthy_deployment_passes_every_check(project: Project, mlops, github_job) -> None:  # type: ignore[no-untyped-def]
+def test_a_healthy_deployment_passes_every_check(project: Project, mlops, github_job) -> None:
     name = project.deploy()
     run = mlops("smoke-test", "--config", str(project.config), "--deployment", name)
     assert run.code == 0, run.err
@@ -79,7 +79,7 @@ def test_a_healthy_deployment_passes_every_check(project: Project, mlops, github
 
 
 @pytest.mark.slow
-def test_training_serving_skew_fails_parity(project: Project, mlops) -> None:  # type: ignore[no-untyped-def]
+def test_training_serving_skew_fails_parity(project: Project, mlops) -> None:
     # The same formula, but the served copy adds 3 to the logit: offline and served disagree.
     name = project.deploy(serving_skew=3.0)
     run = mlops("smoke-test", "--config", str(project.config), "--deployment", name, "--json")
@@ -90,7 +90,7 @@ def test_training_serving_skew_fails_parity(project: Project, mlops) -> None:  #
 
 
 @pytest.mark.slow
-def test_wrong_golden_case_names_case_and_line(project: Project, mlops, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_golden_case_names_case_and_line(project: Project, mlops, tmp_path: Path) -> None:
     name = project.deploy()
     cases = golden_cases(project.store)
     cases[1]["expected"] = 1  # the safe applicant is predicted 0
@@ -113,7 +113,7 @@ def test_wrong_golden_case_names_case_and_line(project: Project, mlops, tmp_path
 
 
 @pytest.mark.slow
-def test_latency_budget_and_server_errors_fail(project: Project, mlops) -> None:  # type: ignore[no-untyped-def]
+def test_latency_budget_and_server_errors_fail(project: Project, mlops) -> None:
     slow = project.deploy(latency_ms=60)
     run = mlops(
         "smoke-test",
@@ -140,7 +140,7 @@ def test_latency_budget_and_server_errors_fail(project: Project, mlops) -> None:
 def test_schema_checks_cases_against_the_signature(
     project: Project,
     mlops,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
 ) -> None:
     name = project.deploy()
     cases = golden_cases(project.store)
@@ -162,7 +162,7 @@ def test_schema_checks_cases_against_the_signature(
 
 
 @pytest.mark.slow
-def test_unknown_deployment_and_stopped_endpoint(project: Project, mlops, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_deployment_and_stopped_endpoint(project: Project, mlops, tmp_path: Path) -> None:
     run = mlops("smoke-test", "--config", str(project.config), "--deployment", "nope-v9")
     assert run.code == 2 and "no deployment named 'nope-v9'" in run.err
     elsewhere = write_project(tmp_path, project.store, MODEL)
