@@ -24,3 +24,10 @@ def test_table_escapes_cells_not_headers() -> None:
     assert lines[0] == "| column | value |"
     assert lines[2] == "| a&#124;b | 1 |"
     assert len(lines) == 4
+
+
+def test_summary_templates_close_gaps_but_keep_code_blocks() -> None:
+    from mlops_actions.reports.templates import render
+
+    text = render("pipeline", model="m", steps="a\n\n\n", facts="```\nx\n\n\ny  \n```\n")
+    assert text == "### Pipeline for model m\n\na\n\n```\nx\n\n\ny  \n```\n"

@@ -7,10 +7,8 @@ same steps on a laptop. Heavy libraries are imported only by the step that needs
 from mlops_actions.errors import (
     BackendError,
     ConfigError,
-    GateFailed,
     InputError,
     MlopsError,
-    NotAvailableError,
 )
 
 __version__ = "0.2.0"
@@ -18,9 +16,7 @@ __version__ = "0.2.0"
 __all__ = [
     "BackendError",
     "ConfigError",
-    "GateFailed",
     "InputError",
     "MlopsError",
-    "NotAvailableError",
     "__version__",
 ]

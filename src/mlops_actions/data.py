@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 _PARQUET_SUFFIXES = {".parquet", ".pq"}
-_CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 _OTHER_DELIMITERS = (";", "\t", "|")
 
 
@@ -72,12 +71,6 @@ def load_table(
     if path.is_dir():
         return _read_parquet_folder(path, columns)
     return _parse_bytes(path.read_bytes(), path, columns)
-
-
-def read_sample(path: Path, n: int, *, seed: int = 0) -> pd.DataFrame:
-    """Up to `n` rows drawn at random (reproducibly) from the table at `path`."""
-    frame = load_table(path)
-    return frame if len(frame) <= n else frame.sample(n=n, random_state=seed)
 
 
 def data_version(path: Path, *, rev: str | None = None, repo: Path | None = None) -> DataVersion:

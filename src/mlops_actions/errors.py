@@ -1,15 +1,20 @@
 """The exception tree; each branch maps to one exit code of the CLI.
 
 ```
-MlopsError                      exit 3 unless a subclass says otherwise
-├── InputError                  exit 2: bad flags, files or data a user can fix
-│   ├── ConfigError             exit 2: mlops.yaml is invalid; carries file:line:col and key path
-│   └── NotAvailableError       exit 2: the command exists but is not built in this version
-├── GateFailed                  exit 1: a gate said no (invalid data, worse model, rollback, drift)
-└── BackendError                exit 3: MLflow, Azure ML, GitHub or the endpoint failed
+MlopsError                          exit 3 unless a subclass says otherwise
+├── InputError                      exit 2: bad flags, files or data a user can fix
+│   ├── ConfigError                 mlops.yaml (or a flag over it) is invalid; file:line:col, key
+│   ├── UnknownDeployment           backends.endpoint: no deployment of that name
+│   └── DriftInputError             monitoring.drift_stats: data drift cannot be computed from
+└── BackendError                    exit 3: MLflow, Azure ML, GitHub or the endpoint failed
+    └── EndpointError               backends.endpoint: unreachable, or refused after retries
+        ├── DeploymentFailed        a deployment did not become healthy (with its log tail)
+        └── MetricsUnavailable      request metrics could not be read
 ```
 
-Every message is one line a user can act on: what failed, where, and how to fix it.
+A gate that says no (invalid data, a worse model, a rollback, drift) is not an exception: the step
+returns its verdict and the CLI exits 1. Every message is one line a user can act on: what failed,
+where, and how to fix it.
 """
 
 from __future__ import annotations
@@ -69,16 +74,6 @@ class ConfigError(InputError):
         )
         body = super().__str__()
         return f"{head} {body}" if head else body
-
-
-class NotAvailableError(InputError):
-    """Raised by a command whose step is not part of this version yet."""
-
-
-class GateFailed(MlopsError):
-    """Raised when a gate says no: the step ran correctly and its verdict is negative."""
-
-    exit_code = 1
 
 
 class BackendError(MlopsError):

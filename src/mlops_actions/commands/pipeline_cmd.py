@@ -8,8 +8,6 @@ import sys
 from mlops_actions.commands.base import Command, Context
 from mlops_actions.results import StepResult
 
-_ICONS = {"done": "✅", "failed": "❌", "skipped": "⏭"}
-
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     from mlops_actions.commands.options import common_options
@@ -58,7 +56,6 @@ def _approver(auto: bool) -> object:
 
 
 def _run(ctx: Context) -> StepResult:
-    from mlops_actions.config import default_report_dir
     from mlops_actions.pipeline import (
         PipelineOptions,
         StepStatus,
@@ -67,16 +64,16 @@ def _run(ctx: Context) -> StepResult:
         run_pipeline,
     )
     from mlops_actions.preflight import raise_for
-    from mlops_actions.reports.markdown import table
+    from mlops_actions.reports.pipeline import ICONS, markdown_summary
 
     settings = ctx.settings()
     raise_for(settings, ctx.config_path)
-    report_dir = ctx.report_dir or default_report_dir(settings)
+    report_dir = ctx.report_folder(settings)
 
     def show(status: StepStatus) -> None:
         detail = f" — {status.detail}" if status.detail else ""
         took = f" ({status.seconds:.1f} s)" if status.seconds else ""
-        sys.stderr.write(f"{_ICONS[status.state]} {status.step}: {status.state}{took}{detail}\n")
+        sys.stderr.write(f"{ICONS[status.state]} {status.step}: {status.state}{took}{detail}\n")
         sys.stderr.flush()
 
     options = PipelineOptions(
@@ -106,20 +103,13 @@ def _run(ctx: Context) -> StepResult:
         outputs.update({f"{status.step}.{k}": v for k, v in status.outputs.items()})
     failed = [s for s in statuses if s.state == "failed"]
     complete = all(s.state == "done" for s in statuses)
-    summary = f"### Pipeline for model {settings.model.name}\n\n" + table(
-        ["step", "state", "detail"],
-        [(s.step, f"{_ICONS[s.state]} {s.state}", s.detail) for s in statuses],
+    summary = markdown_summary(
+        settings.model.name,
+        statuses,
+        outputs,
+        endpoint_state=endpoint_state,
+        report_dir=report_dir,
     )
-    facts = [
-        ("data version", outputs.get("validate-data.data-version")),
-        ("training run", outputs.get("train-azureml.run-id")),
-        ("model version", outputs.get("register.model-version")),
-        ("comparison", outputs.get("compare-champion.decision-reason")),
-        ("canary", outputs.get("canary-deploy.outcome")),
-        ("endpoint", _endpoint_fact(outputs, endpoint_state)),
-        ("reports", str(report_dir)),
-    ]
-    summary += "\n" + table(["", ""], [(k, v) for k, v in facts if v not in (None, "")])
     if failed:
         message = f"stopped at {failed[0].step}: {failed[0].detail}"
     else:
@@ -140,13 +130,6 @@ def _run(ctx: Context) -> StepResult:
         message=message,
         summary=summary,
     )
-
-
-def _endpoint_fact(outputs: dict[str, object], state: str) -> str | None:
-    url = outputs.get("canary-deploy.endpoint-url")
-    if state == "running":
-        return f"{url or 'local endpoint'} (serving; `mlops endpoint down` stops it)"
-    return f"{url} ({state})" if url else None
 
 
 COMMAND = Command("pipeline", "Run the whole pipeline locally", _add_arguments, _run)

@@ -1,1 +1,3 @@
-"""Report rendering shared by the steps: Markdown for summaries, PR comments and issues."""
+"""Presentation: every step's Markdown summary (`reports/<step>.py`, prose in
+`templates/summaries/`), its HTML page where it has one, and the escaping they share (`markdown`,
+`html`). Commands render and write these; steps return results and write no report."""

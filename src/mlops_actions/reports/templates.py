@@ -19,14 +19,19 @@ def _template(name: str) -> Template:
 
 
 def render(template: str, /, **values: object) -> str:
-    """The summary template `template` with `values` in place; blank runs of lines become one.
+    """The summary template `template` with `values` in place.
 
-    Values are inserted as they are: escape user-controlled text before (`markdown.escape`).
-    Raises KeyError when the template names a value that was not given.
+    A placeholder left empty leaves no gap: runs of blank lines become one, except inside fenced
+    code blocks (a log tail keeps its lines). Values are inserted as they are: escape
+    user-controlled text before (`markdown.escape`). Raises KeyError when the template names a
+    value that was not given.
     """
     text = _template(template).substitute({k: str(v) for k, v in values.items()})
     lines: list[str] = []
+    fenced = False
     for line in text.splitlines():
-        if line.strip() or (lines and lines[-1].strip()):
-            lines.append(line.rstrip())
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        if fenced or line.strip() or (lines and lines[-1].strip()):
+            lines.append(line if fenced else line.rstrip())
     return "\n".join(lines).strip() + "\n"
