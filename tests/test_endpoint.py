@@ -26,8 +26,9 @@ from mlops_actions.backends.endpoint import (
     scoring_payload,
 )
 from mlops_actions.backends.local_endpoint import LocalEndpoint, read_prediction_log
-from mlops_actions.backends.local_endpoint.state import pid_alive, read_state
+from mlops_actions.backends.local_endpoint.state import read_state
 from mlops_actions.errors import InputError
+from mlops_actions.processes import pid_alive
 from tests.fault_model import Store, session_store
 
 pytestmark = pytest.mark.slow

@@ -223,7 +223,7 @@ def test_concurrent_registrations_and_promotions_lose_nothing(
     backend: Backend, models: Trained, tmp_path: Path
 ) -> None:
     """Two processes register the same candidate, then promote three versions each, at once."""
-    from mlops_actions.registry import LOCK_SUFFIX
+    from mlops_actions.registry_lock import LOCK_SUFFIX
 
     registry = _registry(backend)
     name = unique_name("race")
@@ -265,7 +265,8 @@ def test_concurrent_registrations_and_promotions_lose_nothing(
 
 
 def test_a_stale_lock_is_broken_and_a_held_one_times_out(models: Trained) -> None:
-    from mlops_actions.registry import LOCK_SUFFIX, ModelRegistry
+    from mlops_actions.registry import ModelRegistry
+    from mlops_actions.registry_lock import LOCK_SUFFIX
 
     name = unique_name("lock")
     holder = ModelRegistry(models.tracking_uri)

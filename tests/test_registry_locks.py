@@ -18,13 +18,8 @@ from pathlib import Path
 import pytest
 
 from mlops_actions.errors import BackendError
-from mlops_actions.registry import (
-    LOCK_BEAT_TAG,
-    LOCK_HOST_TAG,
-    LOCK_PID_TAG,
-    LOCK_SUFFIX,
-    ModelRegistry,
-)
+from mlops_actions.registry import ModelRegistry
+from mlops_actions.registry_lock import LOCK_BEAT_TAG, LOCK_HOST_TAG, LOCK_PID_TAG, LOCK_SUFFIX
 from tests.compare_support import Trained, trained_models, unique_name, write_config
 from tests.conftest import python_env
 

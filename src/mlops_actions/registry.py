@@ -20,20 +20,26 @@ from __future__ import annotations
 
 import getpass
 import os
-import random
 import socket
-import tempfile
-import threading
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from mlops_actions.config import secure_sqlite_store
 from mlops_actions.errors import BackendError, InputError
+from mlops_actions.mlflow_errors import (
+    EXISTS,
+    MISSING,
+    UNSUPPORTED,
+    error_code,
+    is_mlflow_error,
+)
 from mlops_actions.redact import mask_uri, redact_text, redact_uri
+from mlops_actions.registry_lock import (
+    RegistryLock,
+)
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -43,23 +49,16 @@ if TYPE_CHECKING:
     from mlops_actions.config import Settings
 
 AliasMode = Literal["auto", "aliases", "tags"]
+T = TypeVar("T")
+
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 ALIAS_TAG_PREFIX = "mlops.alias."
 CANDIDATE_TAG = "mlops.candidate"
 PREVIOUS_CHAMPION_TAG = "mlops.previous_champion"
 MODEL_PREVIOUS_CHAMPION_TAG = "mlops.champion.previous"
-LOCK_SUFFIX = "__mlops_lock"
-LOCK_HOST_TAG = "mlops.lock.host"
-LOCK_PID_TAG = "mlops.lock.pid"
-LOCK_BEAT_TAG = "mlops.lock.heartbeat"
-LOCK_MISSED_BEATS = 6
-"""Heartbeat periods a live lock holder never misses; past them its lock is broken."""
 ALIAS_MODE_ENV = "MLOPS_REGISTRY_ALIASES"
 
-_UNSUPPORTED = {"ENDPOINT_NOT_FOUND", "NOT_IMPLEMENTED", "FEATURE_DISABLED"}
-_MISSING = {"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"}
-_EXISTS = {"RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"}
 _NO_SUCH_ENTITY = {"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "INVALID_PARAMETER_VALUE"}
 """Codes a tracking server answers for a run or logged model that does not exist."""
 _TAG_VALUE_LIMIT = 5000
@@ -95,17 +94,6 @@ class Rollback:
     name: str
     from_version: str
     to_version: str
-
-
-def error_code(exc: BaseException) -> str:
-    """MLflow's error code of an exception ('' for other exceptions)."""
-    return str(getattr(exc, "error_code", "") or "")
-
-
-def _is_mlflow_error(exc: BaseException) -> bool:
-    from mlflow.exceptions import MlflowException
-
-    return isinstance(exc, MlflowException)
 
 
 def actor() -> str:
@@ -179,9 +167,9 @@ class ModelRegistry:
                 self.client.get_model_version_by_alias("mlops-alias-probe", "probe")
                 self._aliases = True
             except Exception as exc:  # noqa: BLE001 - classified below
-                if _is_mlflow_error(exc) and error_code(exc) in _UNSUPPORTED:
+                if is_mlflow_error(exc) and error_code(exc) in UNSUPPORTED:
                     self._aliases = False
-                elif _is_mlflow_error(exc) and error_code(exc) in _MISSING:
+                elif is_mlflow_error(exc) and error_code(exc) in MISSING:
                     self._aliases = True
                 else:
                     raise self._backend("ask the registry whether it has aliases", exc) from None
@@ -197,7 +185,7 @@ class ModelRegistry:
             if self._lost_aliases(exc):
                 return self.alias_version(name, alias)
             # An unset alias is INVALID_PARAMETER_VALUE ("alias … not found") on MLflow 3.
-            if _is_mlflow_error(exc) and error_code(exc) in _MISSING | {"INVALID_PARAMETER_VALUE"}:
+            if is_mlflow_error(exc) and error_code(exc) in MISSING | {"INVALID_PARAMETER_VALUE"}:
                 return None
             raise self._backend(f"read alias {alias!r} of model {name!r}", exc) from None
         value = tags.get(ALIAS_TAG_PREFIX + alias)
@@ -226,7 +214,7 @@ class ModelRegistry:
         The probe in `uses_aliases` may not tell: a server can answer "no such model" for a
         probe and still lack the alias endpoints.
         """
-        unsupported = _is_mlflow_error(exc) and error_code(exc) in _UNSUPPORTED
+        unsupported = is_mlflow_error(exc) and error_code(exc) in UNSUPPORTED
         if unsupported and self._aliases and self.alias_mode == "auto":
             self._aliases = False
             return True
@@ -294,7 +282,7 @@ class ModelRegistry:
         try:
             return self.client.get_model_version(name, str(version))
         except Exception as exc:  # noqa: BLE001
-            if _is_mlflow_error(exc) and error_code(exc) in _MISSING | {"INVALID_PARAMETER_VALUE"}:
+            if is_mlflow_error(exc) and error_code(exc) in MISSING | {"INVALID_PARAMETER_VALUE"}:
                 raise InputError(
                     f"model {name!r} has no version {version!r};",
                     hint="list versions in the MLflow UI or pass a version that exists.",
@@ -315,7 +303,7 @@ class ModelRegistry:
                 if not token:
                     break
         except Exception as exc:  # noqa: BLE001
-            if _is_mlflow_error(exc) and error_code(exc) in _MISSING:
+            if is_mlflow_error(exc) and error_code(exc) in MISSING:
                 return []
             raise self._backend(f"list versions of {name!r}", exc) from None
         return sorted(found, key=lambda v: int(v.version))
@@ -393,7 +381,7 @@ class ModelRegistry:
         try:
             self.client.create_registered_model(name)
         except Exception as exc:  # noqa: BLE001
-            if not (_is_mlflow_error(exc) and error_code(exc) in _EXISTS):
+            if not (is_mlflow_error(exc) and error_code(exc) in EXISTS):
                 raise self._backend(f"create registered model {name!r}", exc) from None
 
     def set_version_tags(self, name: str, version: str, tags: Mapping[str, object]) -> None:
@@ -411,12 +399,7 @@ class ModelRegistry:
 
         Blocking, read-only; BackendError when the tracking server fails.
         """
-        try:
-            return self.client.get_run(run_id)
-        except Exception as exc:  # noqa: BLE001
-            if error_code(exc) in _NO_SUCH_ENTITY:
-                return None
-            raise self._backend(f"read run {run_id}", exc) from None
+        return self._read_or_none(lambda: self.client.get_run(run_id), f"read run {run_id}")
 
     def run_metrics(self, run_id: str) -> dict[str, float]:
         """The latest value of each metric logged on run `run_id`; {} when there is no such run.
@@ -446,12 +429,18 @@ class ModelRegistry:
 
         Blocking, read-only; BackendError when the tracking server fails.
         """
+        return self._read_or_none(
+            lambda: self.client.get_logged_model(model_id), f"read logged model {model_id}"
+        )
+
+    def _read_or_none(self, read: Callable[[], T], action: str) -> T | None:
+        """`read()`, or None when what it reads does not exist; BackendError otherwise."""
         try:
-            return self.client.get_logged_model(model_id)
+            return read()
         except Exception as exc:  # noqa: BLE001
             if error_code(exc) in _NO_SUCH_ENTITY:
                 return None
-            raise self._backend(f"read logged model {model_id}", exc) from None
+            raise self._backend(action, exc) from None
 
     def logged_models_of_run(self, run_id: str, experiment_id: str) -> list[LoggedModel]:
         """The logged models that run `run_id` produced; [] when the server cannot list them.
@@ -550,93 +539,20 @@ class ModelRegistry:
 
     # ------------------------------------------------------------------ locking
 
-    @contextmanager
-    def lock(self, name: str) -> Iterator[None]:
+    def lock(self, name: str) -> AbstractContextManager[None]:
         """Hold the per-model registry lock (`<name>__mlops_lock`) for the block.
 
-        Waits up to `lock_timeout` seconds. A lock left by a killed job is broken: at once when
-        its owner ran on this machine and that process is gone, else when its heartbeat (renewed
-        every `lock_heartbeat` seconds while held) is `LOCK_MISSED_BEATS` periods old, and a lock
-        without a heartbeat when it is older than `lock_ttl`. Servers that cannot create
-        registered models fall back to a lock file on this machine.
+        Waits up to `lock_timeout` seconds; see `registry_lock.RegistryLock` for how a lock left
+        by a killed job is broken. BackendError when it stays taken or the server fails.
         """
-        lock_name = f"{name}{LOCK_SUFFIX}"
-        if not self._acquire(lock_name):
-            with _file_lock(lock_name, self.lock_timeout):
-                yield
-            return
-        stop = threading.Event()
-        beat = threading.Thread(
-            target=self._heartbeat, args=(lock_name, stop), name="registry-lock", daemon=True
-        )
-        beat.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            beat.join()
-            try:
-                self.client.delete_registered_model(lock_name)
-            except Exception as exc:  # noqa: BLE001
-                if not (_is_mlflow_error(exc) and error_code(exc) in _MISSING):
-                    raise self._backend(f"release the registry lock {lock_name!r}", exc) from None
-
-    def _acquire(self, lock_name: str) -> bool:
-        """Take the registry lock; False when the server cannot hold one (use a file lock)."""
-        host, pid = socket.gethostname(), os.getpid()
-        deadline = time.monotonic() + self.lock_timeout
-        while True:
-            try:
-                self.client.create_registered_model(
-                    lock_name,
-                    tags={
-                        "mlops.lock.owner": f"{actor()}@{host}:{pid}",
-                        LOCK_HOST_TAG: host,
-                        LOCK_PID_TAG: str(pid),
-                        LOCK_BEAT_TAG: f"{time.time():.3f}",
-                    },
-                    description="Transient lock of mlops-actions; safe to delete when older "
-                    f"than {int(self.lock_ttl)} s.",
-                )
-                return True
-            except Exception as exc:  # noqa: BLE001
-                code = error_code(exc) if _is_mlflow_error(exc) else ""
-                if code in _UNSUPPORTED:
-                    return False
-                # MISSING: the holder released between our insert and the store's re-read.
-                busy = code in _EXISTS or code in _MISSING or _sqlite_busy(exc)
-                if not busy:
-                    raise self._backend(f"take the registry lock {lock_name!r}", exc) from None
-            self._break_if_stale(lock_name)
-            if time.monotonic() > deadline:
-                raise BackendError(
-                    f"the registry lock {lock_name!r} stayed taken for {self.lock_timeout:.0f} s;",
-                    hint="another job is registering or promoting this model; retry, or delete "
-                    "that registered model if no job is running.",
-                )
-            time.sleep(0.05 + random.random() * 0.15)  # noqa: S311 - jitter, not crypto
-
-    def _heartbeat(self, lock_name: str, stop: threading.Event) -> None:
-        """Renew the held lock's heartbeat until `stop`; a missed beat is retried next period."""
-        while not stop.wait(self.lock_heartbeat):
-            with suppress(Exception):  # a busy store: the next beat comes soon enough
-                self.client.set_registered_model_tag(lock_name, LOCK_BEAT_TAG, f"{time.time():.3f}")
-
-    def _break_if_stale(self, lock_name: str) -> None:
-        """Delete the lock when its owner is provably dead or has stopped beating."""
-        try:
-            held = self.client.get_registered_model(lock_name)
-        except Exception:  # noqa: BLE001 - released meanwhile, or unreadable: just retry
-            return
-        if lock_is_stale(
-            held.tags or {},
-            created=(held.creation_timestamp or 0) / 1000.0,
-            now=time.time(),
+        return RegistryLock(
+            self.client,
+            owner=f"{actor()}@{socket.gethostname()}:{os.getpid()}",
+            timeout=self.lock_timeout,
             ttl=self.lock_ttl,
-            expiry=self.lock_heartbeat * LOCK_MISSED_BEATS,
-        ):
-            with suppress(Exception):  # someone else may have broken it first
-                self.client.delete_registered_model(lock_name)
+            heartbeat=self.lock_heartbeat,
+            failure=self._backend,
+        ).hold(name)
 
     # ------------------------------------------------------------------ errors
 
@@ -648,65 +564,5 @@ class ModelRegistry:
         )
 
 
-def lock_is_stale(
-    tags: Mapping[str, str], *, created: float, now: float, ttl: float, expiry: float
-) -> bool:
-    """Whether a registry lock with these tags was left by an owner that is gone.
-
-    Dead for sure: the owner ran on this host and its pid no longer exists. Presumed dead: its
-    heartbeat is older than `expiry` (it renews far more often), or, for a lock of an older
-    version without a heartbeat, the lock is older than `ttl`.
-    """
-    pid = tags.get(LOCK_PID_TAG, "")
-    here = tags.get(LOCK_HOST_TAG) == socket.gethostname()
-    if here and pid.isdigit() and not _pid_alive(int(pid)):
-        return True
-    beat = tags.get(LOCK_BEAT_TAG)
-    if beat is not None:
-        try:
-            return now - float(beat) > expiry
-        except ValueError:
-            pass
-    return bool(created) and now - created > ttl
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, another user's
-        return True
-    return True
-
-
 def _quote(text: str) -> str:
     return text.replace("'", "\\'")
-
-
-def _sqlite_busy(exc: BaseException) -> bool:
-    return "database is locked" in str(exc)
-
-
-@contextmanager
-def _file_lock(name: str, timeout: float) -> Iterator[None]:
-    import fcntl
-
-    path = Path(tempfile.gettempdir()) / f"{name}.lock"
-    deadline = time.monotonic() + timeout
-    with path.open("a") as fh:
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise BackendError(
-                        f"the lock file {path} stayed taken for {timeout:.0f} s;",
-                        hint="another job on this machine is promoting this model; retry.",
-                    ) from None
-                time.sleep(0.1)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -301,7 +301,12 @@ def _column_thresholds(pairs: list[tuple[str, str]]) -> dict[str, float]:
 
 def _run(ctx: Context) -> StepResult:
     from mlops_actions.github.pr_comment import github_env
-    from mlops_actions.reports.drift import DEFAULT_SAMPLE_ROWS, markdown_summary, write_reports
+    from mlops_actions.reports.drift import (
+        DEFAULT_SAMPLE_ROWS,
+        markdown_summary,
+        verdict,
+        write_reports,
+    )
     from mlops_actions.steps.drift_report import drift_report
 
     args = ctx.args
@@ -329,7 +334,7 @@ def _run(ctx: Context) -> StepResult:
             settings,
             signal="drift",
             problem=report.drift_detected,
-            reason=_reason(report),
+            reason=verdict(report),
             section=summary,
             dispatch=action == "dispatch",
         )
@@ -339,23 +344,10 @@ def _run(ctx: Context) -> StepResult:
         "drift-report",
         outputs,
         passed=not (report.drift_detected and args.fail_on_drift),
-        message=_reason(report),
+        message=verdict(report),
         summary=summary,
         annotations=_annotations(report),
     )
-
-
-def _reason(report: DriftReport) -> str:
-    f = report.features
-    counts = f"{f.number_of_drifted_columns} of {f.number_of_columns} columns drifted"
-    if not report.drift_detected:
-        return f"no drift: {counts} ({f.drifted_share:.0%} < {f.share_threshold:.0%})"
-    what = []
-    if f.dataset_drift:
-        what.append(f"{counts} ({f.drifted_share:.0%} ≥ {f.share_threshold:.0%})")
-    if report.prediction_drift:
-        what.append("the predictions drifted")
-    return "drift detected: " + "; ".join(what)
 
 
 def _annotations(report: DriftReport) -> list[Annotation]:

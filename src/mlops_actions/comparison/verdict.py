@@ -10,11 +10,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-
-from mlops_actions.errors import BackendError
 
 if TYPE_CHECKING:
     from mlops_actions.comparison.candidates import ModelRef
@@ -55,27 +52,6 @@ def record_verdict(
         {VERDICT_PREFIX + key: value for key, value in tags.items()},
         action=f"record the verdict on run {candidate.run_id}",
     )
-
-
-def record_verdict_quietly(
-    registry: ModelRegistry,
-    candidate: ModelRef,
-    *,
-    is_better: bool,
-    reason: str,
-    primary: str,
-    champion_version: str | None,
-) -> None:
-    """`record_verdict`, ignoring a failing registry: the caller is reporting a failure already."""
-    with suppress(BackendError):
-        record_verdict(
-            registry,
-            candidate,
-            is_better=is_better,
-            reason=reason,
-            primary=primary,
-            champion_version=champion_version,
-        )
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import Literal, TextIO, TypedDict, Unpack
 
 AnnotationLevel = Literal["error", "warning", "notice"]
 _OUTPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -102,25 +102,25 @@ def command_stream(*, json_mode: bool = False) -> TextIO:
     return sys.stderr if json_mode else sys.stdout
 
 
-def format_annotation(
-    level: AnnotationLevel,
-    message: str,
-    *,
-    file: str | None = None,
-    line: int | None = None,
-    col: int | None = None,
-    end_line: int | None = None,
-    title: str | None = None,
-) -> str:
+class Where(TypedDict, total=False):
+    """Where an annotation points (all optional): file, lines and column, and its title."""
+
+    file: str | None
+    line: int | None
+    col: int | None
+    end_line: int | None
+    title: str | None
+
+
+_PROPERTIES = (("file", "file"), ("line", "line"), ("endLine", "end_line"), ("col", "col"),
+               ("title", "title"))  # fmt: skip
+
+
+def format_annotation(level: AnnotationLevel, message: str, **where: Unpack[Where]) -> str:
     """The `::level props::message` line for one annotation, escaped."""
     props = []
-    for key, val in (
-        ("file", file),
-        ("line", line),
-        ("endLine", end_line),
-        ("col", col),
-        ("title", title),
-    ):
+    for key, name in _PROPERTIES:
+        val = where.get(name)
         if val is not None and val != "":
             props.append(f"{key}={escape_property(str(val))}")
     head = f"::{level} {','.join(props)}" if props else f"::{level}"
@@ -131,21 +131,12 @@ def annotate(
     level: AnnotationLevel,
     message: str,
     *,
-    file: str | None = None,
-    line: int | None = None,
-    col: int | None = None,
-    end_line: int | None = None,
-    title: str | None = None,
     stream: TextIO | None = None,
+    **where: Unpack[Where],
 ) -> None:
     """Emit one annotation (error/warning/notice) for the runner."""
     out = stream or sys.stdout
-    out.write(
-        format_annotation(
-            level, message, file=file, line=line, col=col, end_line=end_line, title=title
-        )
-        + "\n"
-    )
+    out.write(format_annotation(level, message, **where) + "\n")
     out.flush()
 
 

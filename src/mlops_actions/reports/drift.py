@@ -118,18 +118,23 @@ def markdown_summary(report: DriftReport, *, link: str | None = None) -> str:
     )
 
 
-def _head(report: DriftReport) -> str:
+def verdict(report: DriftReport) -> str:
+    """One line: `no drift: …` or `drift detected: …`, with the drifted share and threshold."""
     f = report.features
     counts = f"{f.number_of_drifted_columns} of {f.number_of_columns} columns drifted"
-    share = f"{f.drifted_share:.0%}"
     if not report.drift_detected:
-        return f"✅ No drift: {counts} ({share} < {f.share_threshold:.0%})"
-    parts = []
+        return f"no drift: {counts} ({f.drifted_share:.0%} < {f.share_threshold:.0%})"
+    what = []
     if f.dataset_drift:
-        parts.append(f"{counts} ({share} ≥ {f.share_threshold:.0%})")
+        what.append(f"{counts} ({f.drifted_share:.0%} ≥ {f.share_threshold:.0%})")
     if report.prediction_drift:
-        parts.append("the predictions drifted")
-    return f"🔴 Drift detected: {'; '.join(parts)}"
+        what.append("the predictions drifted")
+    return "drift detected: " + "; ".join(what)
+
+
+def _head(report: DriftReport) -> str:
+    line = verdict(report)
+    return ("🔴 " if report.drift_detected else "✅ ") + line[:1].upper() + line[1:]
 
 
 def _facts(report: DriftReport) -> list[str]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,7 @@ from mlops_actions.comparison.evaluation import (
     score,
     select_metrics,
 )
-from mlops_actions.comparison.verdict import record_verdict, record_verdict_quietly
+from mlops_actions.comparison.verdict import record_verdict
 from mlops_actions.errors import BackendError, InputError
 from mlops_actions.scoring import ModelFailed
 
@@ -168,17 +169,13 @@ def compare_champion(
         slice_values={c: setup.frame[c].to_numpy() for c in evaluate.slices},
         seed=setup.options.seed,
     )
-    recorded = setup.options.record_verdict and bool(setup.challenger.run_id)
-    if recorded:
-        record_verdict(
-            setup.registry,
-            setup.challenger,
-            is_better=decision.is_better,
-            reason=decision.reason,
-            primary=evaluate.primary_metric,
-            champion_version=champion_version,
-            metrics={r.metric: _finite(r.challenger) for r in decision.rows},
-        )
+    recorded = _record(
+        setup,
+        decision.is_better,
+        decision.reason,
+        champion_version,
+        metrics={r.metric: _finite(r.challenger) for r in decision.rows},
+    )
     return _comparison(
         setup,
         decision.is_better,
@@ -243,18 +240,35 @@ def _score_challenger(setup: _Setup) -> tuple[Scored, object | None]:
     return scored, positive
 
 
+def _record(
+    setup: _Setup,
+    is_better: bool,
+    reason: str,
+    champion_version: str | None,
+    *,
+    metrics: dict[str, float | None] | None = None,
+) -> bool:
+    """Record the verdict on the challenger's run unless told not to; whether it was recorded.
+
+    BackendError when the tracking server fails."""
+    if not (setup.options.record_verdict and setup.challenger.run_id):
+        return False
+    record_verdict(
+        setup.registry,
+        setup.challenger,
+        is_better=is_better,
+        reason=reason,
+        primary=setup.settings.evaluate.primary_metric,
+        champion_version=champion_version,
+        metrics=metrics,
+    )
+    return True
+
+
 def _challenger_failed(setup: _Setup, reason: str) -> ChampionComparison:
     """The negative verdict for a challenger that could not be loaded or scored."""
-    recorded = setup.options.record_verdict and bool(setup.challenger.run_id)
-    if recorded:
-        record_verdict(
-            setup.registry,
-            setup.challenger,
-            is_better=False,
-            reason=reason,
-            primary=setup.settings.evaluate.primary_metric,
-            champion_version=None if setup.champion is None else setup.champion.version,
-        )
+    champion = None if setup.champion is None else setup.champion.version
+    recorded = _record(setup, False, reason, champion)
     return _comparison(
         setup,
         False,
@@ -292,15 +306,8 @@ def _champion_failed(setup: _Setup, what: str, detail: str) -> BackendError:
     """The error naming the champion, after recording "no verdict" on the candidate's run."""
     assert setup.champion is not None
     version = setup.champion.version
-    if setup.options.record_verdict:
-        record_verdict_quietly(
-            setup.registry,
-            setup.challenger,
-            is_better=False,
-            reason=f"champion v{version} {what}; no verdict",
-            primary=setup.settings.evaluate.primary_metric,
-            champion_version=version,
-        )
+    with suppress(BackendError):  # the champion's failure is the error to report
+        _record(setup, False, f"champion v{version} {what}; no verdict", version)
     return BackendError(
         f"the champion of {setup.settings.model.name!r} (v{version}) {what}: {detail}",
         hint="fix or re-promote the champion (`mlops register --promote VERSION`); "

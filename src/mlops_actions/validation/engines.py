@@ -85,28 +85,26 @@ def _context() -> Any:
 
 def run_pandas(frame: pd.DataFrame, suite: SuiteFile) -> tuple[ExpectationOutcome, ...]:
     """Validate a pandas frame with GX's pandas datasource."""
-    batch_definition = (
-        _context()
-        .data_sources.add_pandas("mlops")
-        .add_dataframe_asset("data")
-        .add_batch_definition_whole_dataframe("all")
-    )
-    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-    result = batch.validate(suite.build(), result_format=_RESULT_FORMAT)
-    return outcomes(result, suite, [str(c) for c in frame.columns])
+    source = _context().data_sources.add_pandas("mlops")
+    return _run_dataframe(source, frame, suite, [str(c) for c in frame.columns])
 
 
 def run_spark(frame: Any, suite: SuiteFile) -> tuple[ExpectationOutcome, ...]:
     """Validate a Spark DataFrame with GX's Spark datasource (which reuses its session)."""
-    batch_definition = (
-        _context()
-        .data_sources.add_spark("mlops")
-        .add_dataframe_asset("data")
-        .add_batch_definition_whole_dataframe("all")
+    source = _context().data_sources.add_spark("mlops")
+    return _run_dataframe(source, frame, suite, list(frame.columns))
+
+
+def _run_dataframe(
+    source: Any, frame: Any, suite: SuiteFile, columns: list[str]
+) -> tuple[ExpectationOutcome, ...]:
+    """The suite on the whole of `frame`, as one batch of GX datasource `source`."""
+    batch_definition = source.add_dataframe_asset("data").add_batch_definition_whole_dataframe(
+        "all"
     )
     batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
     result = batch.validate(suite.build(), result_format=_RESULT_FORMAT)
-    return outcomes(result, suite, list(frame.columns))
+    return outcomes(result, suite, columns)
 
 
 def run_sql(connection_string: str, table: str, suite: SuiteFile) -> tuple[ExpectationOutcome, ...]:

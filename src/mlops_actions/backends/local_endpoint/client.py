@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 from urllib.parse import quote, urlsplit
 
 from mlops_actions.backends.endpoint import (
@@ -55,17 +55,24 @@ from mlops_actions.backends.local_endpoint.launcher import (
 from mlops_actions.backends.local_endpoint.predlog import DURABILITY_MODES, Durability
 from mlops_actions.backends.local_endpoint.state import (
     Paths,
-    pid_alive,
     read_admin_token,
     read_state,
     secure,
     tail,
 )
 from mlops_actions.errors import InputError
+from mlops_actions.processes import pid_alive
 
 __all__ = ["ROUTER_MODULE", "WORKER_MODULE", "LocalEndpoint"]
 
 _ADMIN_TIMEOUT = 10.0
+
+
+class _AdminOptions(TypedDict, total=False):
+    timeout: float
+    """Seconds to wait for the answer (default _ADMIN_TIMEOUT)."""
+    ok: tuple[int, ...]
+    """The statuses that are not an error (default 200)."""
 
 
 class LocalEndpoint(Endpoint):
@@ -287,11 +294,10 @@ class LocalEndpoint(Endpoint):
         method: str,
         path: str,
         body: Mapping[str, Any] | None = None,
-        *,
-        timeout: float = _ADMIN_TIMEOUT,
-        ok: tuple[int, ...] = (200,),
+        **options: Unpack[_AdminOptions],
     ) -> dict[str, Any]:
-        return self._admin_status(method, path, body, timeout=timeout, ok=ok)[1]
+        """`_admin_status` without the status."""
+        return self._admin_status(method, path, body, **options)[1]
 
     def _admin_status(
         self,

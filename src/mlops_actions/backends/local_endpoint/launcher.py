@@ -22,9 +22,9 @@ from mlops_actions.backends.endpoint import EndpointError
 from mlops_actions.backends.local_endpoint.state import (
     Paths,
     open_private,
-    pid_alive,
     process_runs_module,
 )
+from mlops_actions.processes import pid_alive
 
 ROUTER_MODULE = "mlops_actions.backends.local_endpoint.router"
 WORKER_MODULE = "mlops_actions.backends.local_endpoint.worker"

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlops_actions.processes import pid_alive
+
 STATE_VERSION = 1
 
 
@@ -132,23 +134,6 @@ def write_state(paths: Paths, state: dict[str, Any]) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-
-
-def pid_alive(pid: int | None) -> bool:
-    """True when a process with this id exists (and is not a zombie we could reap)."""
-    if not pid or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[:1] != ["Z"]
 
 
 def process_runs_module(pid: int, *names: str) -> bool:

@@ -32,6 +32,7 @@ from typing import Any
 
 from mlops_actions.backends.local_endpoint._http import BoundedServer, HttpError, LeanHandler
 from mlops_actions.backends.local_endpoint.payload import PayloadError, parse_body, to_mlflow
+from mlops_actions.processes import pid_alive
 from mlops_actions.scoring import probability_scorer
 
 DEPLOYMENT_ENV = "MLOPS_ENDPOINT_DEPLOYMENT"
@@ -241,23 +242,9 @@ def _redirect_output(path: str) -> None:
 def _watch_parent(parent: int, router: int | None = None) -> None:
     """Exit when our parent or the router is gone, so a killed router leaves no orphans."""
     while True:
-        if os.getppid() != parent or (router is not None and not _alive(router)):
+        if os.getppid() != parent or (router is not None and not pid_alive(router)):
             os._exit(0)
         time.sleep(0.25)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            return stat.read().rsplit(")", 1)[-1].split()[:1] != ["Z"]
-    except OSError:
-        return True
 
 
 def _release_fork_server_pipes() -> None:
