@@ -281,17 +281,22 @@ class OnlineService:
             fault=fault,
         )
 
-    def _new_endpoint_rest(self, ep: str, body: dict[str, Any]) -> dict[str, Any]:
-        """The stored form of a new endpoint: ids, identity, scoring URIs, defaults."""
+    def _stored(self, body: dict[str, Any], path: str, name: str, kind: str) -> dict[str, Any]:
+        """A copy of a PUT body as the service stores it: ARM id, name, type, location, tags."""
         rest = copy.deepcopy(body)
         rest.update(
-            id=f"{self.workspace_arm_id}/onlineEndpoints/{ep}",
-            name=ep,
-            type=f"{PROVIDER}/workspaces/onlineEndpoints",
+            id=f"{self.workspace_arm_id}/{path}",
+            name=name,
+            type=f"{PROVIDER}/workspaces/{kind}",
             location=body.get("location") or self.location,
             systemData=self._system_data(),
         )
         rest.setdefault("tags", {})
+        return rest
+
+    def _new_endpoint_rest(self, ep: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The stored form of a new endpoint: ids, identity, scoring URIs, defaults."""
+        rest = self._stored(body, f"onlineEndpoints/{ep}", ep, "onlineEndpoints")
         rest.setdefault("kind", None)
         identity = rest.get("identity") or {"type": "SystemAssigned"}
         if identity.get("type", "").lower().startswith("systemassigned"):
@@ -370,15 +375,12 @@ class OnlineService:
                     rest["properties"][key] = value
             rest["systemData"]["lastModifiedAt"] = now()
         else:
-            rest = copy.deepcopy(body)
-            rest.update(
-                id=f"{self.workspace_arm_id}/onlineEndpoints/{ep}/deployments/{name}",
-                name=name,
-                type=f"{PROVIDER}/workspaces/onlineEndpoints/deployments",
-                location=body.get("location") or self.location,
-                systemData=self._system_data(),
+            rest = self._stored(
+                body,
+                f"onlineEndpoints/{ep}/deployments/{name}",
+                name,
+                "onlineEndpoints/deployments",
             )
-            rest.setdefault("tags", {})
         props = rest.setdefault("properties", {})
         props.setdefault("endpointComputeType", "Managed")
         props.setdefault("scaleSettings", {"scaleType": "Default"})
